@@ -1,0 +1,3 @@
+from convobase.cli import main
+
+main()

@@ -1,0 +1,73 @@
+"""create_app(settings) -> FastAPI: routers, error handlers, middleware, and the runtime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+
+from convobase import __version__
+from convobase.apikeys.router import router as api_keys_router
+from convobase.auth.router import router as auth_router
+from convobase.config import Settings
+from convobase.errors import error_response, install_error_handlers
+from convobase.health import router as health_router
+from convobase.logging import configure_logging
+from convobase.middleware import RequestContextMiddleware
+from convobase.runtime import Runtime
+from convobase.users.router import router as admin_users_router
+
+log = structlog.get_logger("convobase.app")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.check()  # refuse a configuration that cannot run before serving anything
+    configure_logging(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime.from_settings(settings)
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title="Convobase",
+        version=__version__,
+        lifespan=lifespan,
+        description="The open-source backend for AI chat applications.",
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+
+    @app.exception_handler(OperationalError)
+    async def _db_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
+        # A locked or unreachable database is a temporary condition, not a bug.
+        log.warning("database_unavailable", error_type=type(exc.orig).__name__)
+        return error_response(
+            503,
+            "database_unavailable",
+            "The database is busy or unreachable; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+
+    for router in (health_router, auth_router, api_keys_router, admin_users_router):
+        app.include_router(router)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_request_bytes,
+        access_log=settings.access_log,
+    )
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` workers: settings from the environment."""
+    return create_app(Settings())

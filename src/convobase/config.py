@@ -1,0 +1,142 @@
+"""Settings, read from the environment (prefix ``CONVOBASE_``; nested fields with ``__``).
+
+Every field here is documented in README.md's configuration table; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from convobase.errors import ConfigError
+
+# Values that look like secrets but are placeholders; production refuses them.
+_PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development", "convobase"}
+_SECRET_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CONVOBASE_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    env: Literal["development", "production", "test"] = Field(
+        "development", description="Deployment mode; `production` refuses a missing secret key."
+    )
+    data_dir: Path = Field(
+        Path("data"), description="Folder for the SQLite file, secret and files."
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL. Default: SQLite in the data folder. "
+        "PostgreSQL: `postgresql+asyncpg://user@host/db`.",
+    )
+    database_pool_size: int = Field(10, ge=1, le=200, description="Connections per process.")
+    redis_url: str | None = Field(
+        None, description="When set, sessions and rate limits live in Redis (shared by processes)."
+    )
+    redis_prefix: str = Field("cb:", description="Prefix of every Redis key Convobase writes.")
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Server secret (CSRF tokens, key derivation). Generated into the data folder "
+        "when unset, outside production.",
+    )
+    host: str = Field("127.0.0.1", description="Address `convobase serve` binds.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `convobase serve` binds.")
+    public_url: str | None = Field(
+        None, description="External base URL (origin checks, links). Default: the served address."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Log level."
+    )
+    log_json: bool = Field(
+        True, description="Structured JSON logs (false: human-readable console)."
+    )
+    access_log: bool = Field(True, description="One log line per request.")
+    max_request_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest JSON request body accepted (413 beyond)."
+    )
+
+    session_ttl_days: int = Field(30, ge=1, le=365, description="Session lifetime, sliding.")
+    session_touch_seconds: int = Field(
+        60, ge=0, description="Write a session's new expiry at most this often."
+    )
+    session_cookie_name: str = Field("convobase_session", description="Session cookie name.")
+    cookie_secure: bool | None = Field(
+        None, description="Force the cookie's Secure flag; default: on when served over https."
+    )
+    signup_enabled: bool = Field(True, description="Allow self-service sign-up.")
+
+    password_min_length: int = Field(10, ge=8, le=128, description="Shortest password accepted.")
+    password_max_length: int = Field(
+        1024, ge=64, le=4096, description="Longest password accepted (never truncated)."
+    )
+    argon2_time_cost: int = Field(3, ge=1, le=20, description="argon2id iterations.")
+    argon2_memory_kib: int = Field(65536, ge=8, description="argon2id memory in KiB.")
+    argon2_parallelism: int = Field(4, ge=1, le=16, description="argon2id lanes.")
+
+    login_email_failures: int = Field(
+        10, ge=1, description="Failed logins per email per window before 429."
+    )
+    login_ip_attempts: int = Field(60, ge=1, description="Logins per client address per window.")
+    login_window_seconds: int = Field(900, ge=1, description="Login throttle window.")
+    signup_ip_attempts: int = Field(20, ge=1, description="Sign-ups per client address per hour.")
+
+    api_key_max_per_user: int = Field(100, ge=1, description="Active API keys per user.")
+    sessions_max_per_user: int = Field(
+        200, ge=1, description="Live sessions per user; the oldest is revoked beyond."
+    )
+
+    admin_email: str | None = Field(None, description="Bootstrap admin created by `serve`.")
+    admin_password: SecretStr | None = Field(None, description="Bootstrap admin's password.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'convobase.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def session_store_kind(self) -> Literal["sql", "redis"]:
+        return "redis" if self.redis_url else "sql"
+
+    @cached_property
+    def secret(self) -> bytes:
+        """The server secret: given, or read from / generated into the data folder."""
+        given = self.secret_key.get_secret_value() if self.secret_key else None
+        weak = given is None or given.strip().lower() in _PLACEHOLDER_SECRETS or len(given) < 32
+        if self.env == "production" and weak:
+            raise ConfigError(
+                "CONVOBASE_SECRET_KEY must be set to a random value of at least 32 characters "
+                "in production (for example: python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))')."
+            )
+        if given is not None:
+            return given.encode()
+        path = self.data_dir / _SECRET_FILE
+        if path.exists():
+            return path.read_text().strip().encode()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        # O_EXCL: two processes starting at once must agree on one secret.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip().encode()
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value + "\n")
+        return value.encode()
+
+    def check(self) -> None:
+        """Fail fast on a configuration that cannot run (raises ConfigError)."""
+        _ = self.secret

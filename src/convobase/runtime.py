@@ -1,0 +1,97 @@
+"""What a running app holds: settings, the database, backends and shared helpers.
+
+Built once in the app's lifespan and stored on ``app.state.runtime``; dependencies read it from
+there, so tests can build an app on any combination of engines and backends.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import structlog
+from redis.asyncio import Redis
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from convobase.auth.passwords import PasswordHasher
+from convobase.backends.limits import RateLimiter
+from convobase.backends.limits.memory import MemoryRateLimiter
+from convobase.backends.limits.redis import RedisRateLimiter
+from convobase.backends.sessions import SessionStore
+from convobase.backends.sessions.redis import RedisSessionStore
+from convobase.backends.sessions.sql import SqlSessionStore
+from convobase.config import Settings
+from convobase.db.engine import Database
+from convobase.models import ApiKey
+
+log = structlog.get_logger("convobase.runtime")
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        redis: Redis | None,
+        limiter: RateLimiter,
+        hasher: PasswordHasher,
+    ) -> None:
+        self.settings = settings
+        self.secret = settings.secret
+        self.database = database
+        self.redis = redis
+        self.limiter = limiter
+        self.hasher = hasher
+        self._redis_sessions = (
+            RedisSessionStore(redis, settings.redis_prefix) if redis is not None else None
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        settings.check()
+        redis = (
+            Redis.from_url(settings.redis_url, decode_responses=True)
+            if settings.redis_url
+            else None
+        )
+        limiter: RateLimiter = (
+            RedisRateLimiter(redis, settings.redis_prefix)
+            if redis is not None
+            else MemoryRateLimiter()
+        )
+        return cls(
+            settings,
+            Database.from_settings(settings),
+            redis,
+            limiter,
+            PasswordHasher.from_settings(settings),
+        )
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.database.dispose()
+
+    def session_store(self, db: AsyncSession) -> SessionStore:
+        """The configured store; the `sql` one works inside the caller's transaction."""
+        if self._redis_sessions is not None:
+            return self._redis_sessions
+        return SqlSessionStore(db)
+
+    # Best-effort bookkeeping that runs after the request committed, in its own short
+    # transaction: a busy database must never fail a read because of it.
+    async def touch_session(
+        self, session_id: uuid.UUID, now: datetime, expires_at: datetime
+    ) -> None:
+        if self._redis_sessions is not None:
+            await self._redis_sessions.touch(session_id, now, expires_at)
+            return
+        async with self.database.session() as db:
+            await SqlSessionStore(db).touch(session_id, now, expires_at)
+            await db.commit()
+
+    async def touch_api_key(self, key_id: uuid.UUID, now: datetime) -> None:
+        async with self.database.session() as db:
+            await db.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+            await db.commit()

@@ -1,0 +1,57 @@
+"""Admin endpoints on users: list (keyset, filters) and update role / disabled."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from convobase.auth.dependencies import AdminPrincipal, RuntimeDep
+from convobase.auth.schemas import UserOut
+from convobase.db.pagination import decode_cursor, encode_cursor
+from convobase.db.session import DbSession
+from convobase.errors import BadRequest
+from convobase.users import repository, service
+from convobase.users.schemas import AdminUserUpdateIn, Role, UserPageOut
+
+router = APIRouter(prefix="/api/v1/admin/users", tags=["admin"])
+
+
+@router.get("", response_model=UserPageOut)
+async def list_users(
+    _: AdminPrincipal,
+    db: DbSession,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    role: Role | None = None,
+    disabled: bool | None = None,
+    email: Annotated[str | None, Query(max_length=320, description="Email prefix")] = None,
+    include_total: bool = False,
+) -> UserPageOut:
+    before = None
+    if cursor:
+        (raw,) = decode_cursor(cursor, 1)
+        try:
+            before = uuid.UUID(raw)
+        except ValueError as exc:
+            raise BadRequest("Invalid cursor", code="invalid_cursor") from exc
+    where = repository.UserFilter(role, disabled, email.lower() if email else None)
+    rows = await repository.page(db, limit=limit + 1, before_id=before, where=where)
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    total = await repository.count(db, where) if include_total else None
+    return UserPageOut(
+        data=[UserOut.model_validate(u) for u in rows[:limit]], next_cursor=next_cursor, total=total
+    )
+
+
+@router.patch("/{user_id}", response_model=UserOut)
+async def update_user(
+    user_id: uuid.UUID,
+    data: AdminUserUpdateIn,
+    principal: AdminPrincipal,
+    db: DbSession,
+    runtime: RuntimeDep,
+) -> UserOut:
+    user = await service.admin_update(db, runtime, principal.user, user_id, data)
+    return UserOut.model_validate(user)
