@@ -5,23 +5,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import structlog
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from fastapi import FastAPI
 
 from convobase import __version__
 from convobase.apikeys.router import router as api_keys_router
 from convobase.auth.router import router as auth_router
 from convobase.config import Settings
-from convobase.errors import error_response, install_error_handlers
+from convobase.errors import install_error_handlers, install_unavailable_handlers
 from convobase.health import router as health_router
 from convobase.logging import configure_logging
 from convobase.middleware import RequestContextMiddleware
 from convobase.runtime import Runtime
 from convobase.users.router import router as admin_users_router
-
-log = structlog.get_logger("convobase.app")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -47,16 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
 
-    @app.exception_handler(OperationalError)
-    async def _db_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
-        # A locked or unreachable database is a temporary condition, not a bug.
-        log.warning("database_unavailable", error_type=type(exc.orig).__name__)
-        return error_response(
-            503,
-            "database_unavailable",
-            "The database is busy or unreachable; retry shortly",
-            headers={"Retry-After": "1"},
-        )
+    install_unavailable_handlers(app)
 
     for router in (health_router, auth_router, api_keys_router, admin_users_router):
         app.include_router(router)

@@ -163,6 +163,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        limit = request.scope.get("state", {}).get("body_too_large")
+        if limit is not None:
+            return error_response(413, "payload_too_large", f"Request body exceeds {limit} bytes")
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         if exc.status_code == 404 and exc.detail == "Not Found":
             message = f"No route for {request.method} {request.url.path}"
@@ -176,3 +179,29 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
         return error_response(500, "internal_error", "Internal server error")
+
+
+def install_unavailable_handlers(app: FastAPI) -> None:
+    """A database or Redis that is down, locked or slow is a temporary 503, not a bug."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    def handler(code: str, what: str) -> Any:
+        async def respond(_: Request, exc: Exception) -> JSONResponse:
+            log.warning(code, error_type=type(exc).__name__)
+            return error_response(
+                503,
+                code,
+                f"The {what} is busy or unreachable; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+
+        return respond
+
+    database = handler("database_unavailable", "database")
+    for exc_type in (OperationalError, InterfaceError, ConnectionRefusedError, TimeoutError):
+        app.add_exception_handler(exc_type, database)
+    store = handler("store_unavailable", "session and rate-limit store")
+    for exc_type in (RedisConnectionError, RedisTimeoutError):
+        app.add_exception_handler(exc_type, store)

@@ -18,6 +18,7 @@ from convobase.errors import error_body
 
 log = structlog.get_logger("convobase.access")
 
+BODY_TOO_LARGE = "body_too_large"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -88,6 +89,9 @@ class RequestContextMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
+                    # FastAPI turns errors while reading a body into a 400; the flag lets the
+                    # error handler answer 413 instead.
+                    scope["state"][BODY_TOO_LARGE] = self.max_body_bytes
                     raise _BodyTooLarge
             return message
 
