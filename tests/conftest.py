@@ -8,6 +8,7 @@ SQLite copies a migrated template file, PostgreSQL truncates this run's database
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -32,7 +33,7 @@ FAST_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 64, "argon2_paralleli
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
-    upgrade(f"sqlite+aiosqlite:///{path}")
+    servers.blocking(upgrade, f"sqlite+aiosqlite:///{path}")
     return path
 
 
@@ -40,11 +41,11 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def postgres_url() -> Iterator[str]:
     try:
         url = servers.create_pg_database()
-    except Exception as exc:
+    except servers.PG_DOWN as exc:
         servers.unavailable("PostgreSQL at 127.0.0.1:5432", exc)
         raise
     try:
-        upgrade(url)
+        servers.blocking(upgrade, url)
         yield url
     finally:
         servers.drop_pg_database(url)
@@ -54,7 +55,7 @@ def postgres_url() -> Iterator[str]:
 def redis_url() -> str:
     try:
         servers.check_redis()
-    except Exception as exc:
+    except servers.REDIS_DOWN as exc:
         servers.unavailable("Redis at 127.0.0.1:6379", exc)
     return servers.REDIS_URL
 
@@ -76,23 +77,29 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
+# Infrastructure fixtures stay synchronous (their async work runs in a thread of its own), so
+# async fixtures can request them with getfixturevalue while an event loop is running.
 @pytest.fixture
-async def clean_postgres_url(postgres_url: str) -> str:
-    await truncate_postgres(postgres_url)
+def clean_postgres_url(postgres_url: str) -> str:
+    servers.blocking(asyncio.run, truncate_postgres(postgres_url))
     return postgres_url
 
 
 @pytest.fixture
-async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
+def redis_prefix(redis_url: str) -> Iterator[str]:
     prefix = f"cbtest:{servers.RUN_ID}:{uuid.uuid4().hex[:8]}:"
     yield prefix
-    await servers.delete_redis_prefix(prefix)
+    servers.blocking(asyncio.run, servers.delete_redis_prefix(prefix))
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "env": "test", "data_dir": tmp_path / "data", "secret_key": TEST_SECRET,
-        "access_log": False, "log_level": "warning", **FAST_ARGON2,
+        "env": "test",
+        "data_dir": tmp_path / "data",
+        "secret_key": TEST_SECRET,
+        "access_log": False,
+        "log_level": "warning",
+        **FAST_ARGON2,
     }
     values.update(overrides)
     return Settings(**values)
@@ -114,16 +121,22 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def settings(request: pytest.FixtureRequest, engine_kind: str, tmp_path: Path,
-             settings_overrides: dict[str, Any]) -> Settings:
+def settings(
+    request: pytest.FixtureRequest,
+    engine_kind: str,
+    tmp_path: Path,
+    settings_overrides: dict[str, Any],
+) -> Settings:
     if engine_kind == "sqlite":
         url = request.getfixturevalue("sqlite_url")
         return make_settings(tmp_path, database_url=url, **settings_overrides)
     url = request.getfixturevalue("clean_postgres_url")
     extra: dict[str, Any] = {}
     if engine_kind == "postgres-redis":
-        extra = {"redis_url": request.getfixturevalue("redis_url"),
-                 "redis_prefix": request.getfixturevalue("redis_prefix")}
+        extra = {
+            "redis_url": request.getfixturevalue("redis_url"),
+            "redis_prefix": request.getfixturevalue("redis_prefix"),
+        }
     return make_settings(tmp_path, database_url=url, **extra, **settings_overrides)
 
 

@@ -24,15 +24,22 @@ class Account:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-async def signup(client: httpx.AsyncClient, email: str | None = None,
-                 password: str = PASSWORD, **extra: Any) -> Account:
+async def signup(
+    client: httpx.AsyncClient, email: str | None = None, password: str = PASSWORD, **extra: Any
+) -> Account:
     email = email or f"user-{uuid.uuid4().hex[:8]}@example.com"
-    response = await client.post("/api/v1/auth/signup",
-                                 json={"email": email, "password": password, **extra})
+    response = await client.post(
+        "/api/v1/auth/signup", json={"email": email, "password": password, **extra}
+    )
     assert response.status_code == 201, response.text
     body = response.json()
-    return Account(email=email.lower(), password=password, token=body["session"]["token"],
-                   user=body["user"], session=body["session"])
+    return Account(
+        email=email.lower(),
+        password=password,
+        token=body["session"]["token"],
+        user=body["user"],
+        session=body["session"],
+    )
 
 
 def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:

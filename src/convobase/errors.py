@@ -199,9 +199,11 @@ def install_unavailable_handlers(app: FastAPI) -> None:
 
         return respond
 
-    database = handler("database_unavailable", "database")
-    for exc_type in (OperationalError, InterfaceError, ConnectionRefusedError, TimeoutError):
-        app.add_exception_handler(exc_type, database)
-    store = handler("store_unavailable", "session and rate-limit store")
-    for exc_type in (RedisConnectionError, RedisTimeoutError):
-        app.add_exception_handler(exc_type, store)
+    causes: dict[str, tuple[type[Exception], ...]] = {
+        "database": (OperationalError, InterfaceError, ConnectionRefusedError, TimeoutError),
+        "session and rate-limit store": (RedisConnectionError, RedisTimeoutError),
+    }
+    for what, exc_types in causes.items():
+        code = "database_unavailable" if what == "database" else "store_unavailable"
+        for exc_type in exc_types:
+            app.add_exception_handler(exc_type, handler(code, what))

@@ -18,8 +18,10 @@ async def user_count(client: httpx.AsyncClient, admin_headers: dict[str, str]) -
 
 
 async def test_signup_returns_user_and_session_and_sets_cookie(client: httpx.AsyncClient) -> None:
-    response = await client.post("/api/v1/auth/signup", json={
-        "email": "Ada@Example.COM", "password": PASSWORD, "name": "Ada"})
+    response = await client.post(
+        "/api/v1/auth/signup",
+        json={"email": "Ada@Example.COM", "password": PASSWORD, "name": "Ada"},
+    )
     assert response.status_code == 201
     body = response.json()
     assert body["user"]["email"] == "ada@example.com"
@@ -38,32 +40,43 @@ async def test_signup_returns_user_and_session_and_sets_cookie(client: httpx.Asy
 
 async def test_duplicate_email_is_409_case_insensitively(client: httpx.AsyncClient) -> None:
     await signup(client, "dup@example.com")
-    response = await client.post("/api/v1/auth/signup",
-                                 json={"email": "DUP@example.com", "password": "another password"})
+    response = await client.post(
+        "/api/v1/auth/signup", json={"email": "DUP@example.com", "password": "another password"}
+    )
     assert_error(response, 409, "email_taken")
     # The original account still logs in with its own password.
-    login = await client.post("/api/v1/auth/login",
-                              json={"email": "dup@example.com", "password": PASSWORD})
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": "dup@example.com", "password": PASSWORD}
+    )
     assert login.status_code == 200
 
 
-@pytest.mark.parametrize(("payload", "status", "code"), [
-    ({"email": "not-an-email", "password": PASSWORD}, 422, "validation_error"),
-    ({"email": "a@example.com", "password": "short"}, 422, "validation_error"),
-    ({"email": "a@example.com", "password": "x" * 5000}, 422, "validation_error"),
-    ({"email": "a@example.com", "password": "y" * 1025}, 422, "validation_error"),
-    ({"email": "a@example.com", "password": " " * 12}, 422, "validation_error"),
-    ({"email": "a@example.com"}, 422, "validation_error"),
-    ({"password": PASSWORD}, 422, "validation_error"),
-    ({"email": 12, "password": PASSWORD}, 422, "validation_error"),
-    ({"email": "a@example.com", "password": ["x"]}, 422, "validation_error"),
-    ({"email": "a@example.com", "password": PASSWORD, "name": "n" * 201}, 422,
-     "validation_error"),
-    ({"email": "a@example.com", "password": PASSWORD, "role": "admin"}, 422,
-     "validation_error"),
-    ({"email": "a" * 310 + "@example.com", "password": PASSWORD}, 422, "validation_error"),
-    ([], 422, "validation_error"),
-])
+@pytest.mark.parametrize(
+    ("payload", "status", "code"),
+    [
+        ({"email": "not-an-email", "password": PASSWORD}, 422, "validation_error"),
+        ({"email": "a@example.com", "password": "short"}, 422, "validation_error"),
+        ({"email": "a@example.com", "password": "x" * 5000}, 422, "validation_error"),
+        ({"email": "a@example.com", "password": "y" * 1025}, 422, "validation_error"),
+        ({"email": "a@example.com", "password": " " * 12}, 422, "validation_error"),
+        ({"email": "a@example.com"}, 422, "validation_error"),
+        ({"password": PASSWORD}, 422, "validation_error"),
+        ({"email": 12, "password": PASSWORD}, 422, "validation_error"),
+        ({"email": "a@example.com", "password": ["x"]}, 422, "validation_error"),
+        (
+            {"email": "a@example.com", "password": PASSWORD, "name": "n" * 201},
+            422,
+            "validation_error",
+        ),
+        (
+            {"email": "a@example.com", "password": PASSWORD, "role": "admin"},
+            422,
+            "validation_error",
+        ),
+        ({"email": "a" * 310 + "@example.com", "password": PASSWORD}, 422, "validation_error"),
+        ([], 422, "validation_error"),
+    ],
+)
 async def test_bad_signup_input_is_rejected_and_stores_nothing(
     client: httpx.AsyncClient, payload: Any, status: int, code: str
 ) -> None:
@@ -72,42 +85,49 @@ async def test_bad_signup_input_is_rejected_and_stores_nothing(
     assert PASSWORD not in response.text  # never echo a password back
     assert error["details"]["errors"]
     # Nothing was created: the same email can still sign up.
-    ok = await client.post("/api/v1/auth/signup",
-                           json={"email": "a@example.com", "password": PASSWORD})
+    ok = await client.post(
+        "/api/v1/auth/signup", json={"email": "a@example.com", "password": PASSWORD}
+    )
     assert ok.status_code == 201
 
 
 async def test_malformed_json_is_400(client: httpx.AsyncClient) -> None:
-    response = await client.post("/api/v1/auth/signup", content=b'{"email": ',
-                                 headers={"content-type": "application/json"})
+    response = await client.post(
+        "/api/v1/auth/signup", content=b'{"email": ', headers={"content-type": "application/json"}
+    )
     assert_error(response, 400, "invalid_json")
 
 
 async def test_long_password_is_not_truncated(client: httpx.AsyncClient) -> None:
     long_password = "p" * 1000
     await signup(client, "long@example.com", long_password)
-    wrong = await client.post("/api/v1/auth/login",
-                              json={"email": "long@example.com", "password": "p" * 999 + "q"})
+    wrong = await client.post(
+        "/api/v1/auth/login", json={"email": "long@example.com", "password": "p" * 999 + "q"}
+    )
     assert_error(wrong, 401, "invalid_credentials")
-    right = await client.post("/api/v1/auth/login",
-                              json={"email": "long@example.com", "password": long_password})
+    right = await client.post(
+        "/api/v1/auth/login", json={"email": "long@example.com", "password": long_password}
+    )
     assert right.status_code == 200
 
 
 async def test_wrong_password_and_unknown_email_answer_alike(client: httpx.AsyncClient) -> None:
     await signup(client, "known@example.com")
-    wrong = await client.post("/api/v1/auth/login",
-                              json={"email": "known@example.com", "password": "wrong password"})
-    unknown = await client.post("/api/v1/auth/login",
-                                json={"email": "nobody@example.com", "password": PASSWORD})
+    wrong = await client.post(
+        "/api/v1/auth/login", json={"email": "known@example.com", "password": "wrong password"}
+    )
+    unknown = await client.post(
+        "/api/v1/auth/login", json={"email": "nobody@example.com", "password": PASSWORD}
+    )
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json() == unknown.json()
 
 
 async def test_login_sets_a_new_session_and_logout_revokes_it(client: httpx.AsyncClient) -> None:
     account = await signup(client)
-    login = await client.post("/api/v1/auth/login",
-                              json={"email": account.email.upper(), "password": PASSWORD})
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": account.email.upper(), "password": PASSWORD}
+    )
     assert login.status_code == 200
     token = login.json()["session"]["token"]
     assert token != account.token
@@ -118,9 +138,16 @@ async def test_login_sets_a_new_session_and_logout_revokes_it(client: httpx.Asyn
     assert (await client.get("/api/v1/auth/me", headers=account.headers)).status_code == 200
 
 
-@pytest.mark.parametrize("header", [
-    "Bearer cbs_made-up-token", "Bearer ", "Basic abc", "Bearer " + "x" * 300, "Bearer cbk_nope",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer cbs_made-up-token",
+        "Bearer ",
+        "Basic abc",
+        "Bearer " + "x" * 300,
+        "Bearer cbk_nope",
+    ],
+)
 async def test_made_up_tokens_are_401(client: httpx.AsyncClient, header: str) -> None:
     assert_error(await client.get("/api/v1/auth/me", headers={"Authorization": header}), 401)
 
@@ -133,18 +160,29 @@ async def test_no_credentials_is_401(client: httpx.AsyncClient) -> None:
 
 async def test_update_me(client: httpx.AsyncClient) -> None:
     account = await signup(client)
-    response = await client.patch("/api/v1/auth/me", headers=account.headers, json={
-        "name": "Grace", "avatar_url": "https://img.example.com/g.png"})
+    response = await client.patch(
+        "/api/v1/auth/me",
+        headers=account.headers,
+        json={"name": "Grace", "avatar_url": "https://img.example.com/g.png"},
+    )
     assert response.status_code == 200
     assert response.json()["name"] == "Grace"
     assert response.json()["avatar_url"] == "https://img.example.com/g.png"
-    cleared = await client.patch("/api/v1/auth/me", headers=account.headers,
-                                 json={"avatar_url": None})
+    cleared = await client.patch(
+        "/api/v1/auth/me", headers=account.headers, json={"avatar_url": None}
+    )
     assert cleared.json()["avatar_url"] is None and cleared.json()["name"] == "Grace"
-    for bad in ({"avatar_url": "javascript:alert(1)"}, {"name": ""}, {"email": "x@y.z"},
-                {"name": "n" * 201}):
-        assert_error(await client.patch("/api/v1/auth/me", headers=account.headers, json=bad),
-                     422, "validation_error")
+    for bad in (
+        {"avatar_url": "javascript:alert(1)"},
+        {"name": ""},
+        {"email": "x@y.z"},
+        {"name": "n" * 201},
+    ):
+        assert_error(
+            await client.patch("/api/v1/auth/me", headers=account.headers, json=bad),
+            422,
+            "validation_error",
+        )
     me = await client.get("/api/v1/auth/me", headers=account.headers)
     assert me.json()["name"] == "Grace" and me.json()["email"] == account.email
 

@@ -45,5 +45,6 @@ def test_readme_documents_every_setting() -> None:
     documented = set(re.findall(r"`(CONVOBASE_[A-Z0-9_]+)`", readme))
     expected = {f"CONVOBASE_{name.upper()}" for name in Settings.model_fields}
     assert expected - documented == set(), "settings missing from README's table"
-    assert documented - expected - {"CONVOBASE_NEW_USER_PASSWORD"} == set(), \
+    assert documented - expected - {"CONVOBASE_NEW_USER_PASSWORD"} == set(), (
         "README documents settings that do not exist"
+    )

@@ -33,22 +33,27 @@ async def test_request_id_is_generated_or_echoed(client: httpx.AsyncClient) -> N
 
 async def test_oversized_body_is_413(client: httpx.AsyncClient) -> None:
     big = b'{"email": "' + b"a" * 2_000_000 + b'"}'
-    response = await client.post("/api/v1/auth/signup", content=big,
-                                 headers={"content-type": "application/json"})
+    response = await client.post(
+        "/api/v1/auth/signup", content=big, headers={"content-type": "application/json"}
+    )
     assert_error(response, 413, "payload_too_large")
 
     async def chunks() -> Any:  # no Content-Length: the limit holds while streaming
         for _ in range(40):
             yield b"a" * 65536
 
-    streamed = await client.post("/api/v1/auth/signup", content=chunks(),
-                                 headers={"content-type": "application/json"})
+    streamed = await client.post(
+        "/api/v1/auth/signup", content=chunks(), headers={"content-type": "application/json"}
+    )
     assert_error(streamed, 413, "payload_too_large")
 
 
 async def test_wrong_content_type_is_a_clear_error(client: httpx.AsyncClient) -> None:
-    response = await client.post("/api/v1/auth/login", content=b"email=a&password=b",
-                                 headers={"content-type": "application/x-www-form-urlencoded"})
+    response = await client.post(
+        "/api/v1/auth/login",
+        content=b"email=a&password=b",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert 400 <= response.status_code < 500
     assert_error(response, response.status_code)
 
@@ -67,27 +72,31 @@ async def _ready_status(app: FastAPI) -> httpx.Response:
 
 
 async def test_ready_is_503_when_redis_is_down(tmp_path: Path, sqlite_url: str) -> None:
-    app = create_app(make_settings(tmp_path, database_url=sqlite_url,
-                                   redis_url="redis://127.0.0.1:1/0"))
+    app = create_app(
+        make_settings(tmp_path, database_url=sqlite_url, redis_url="redis://127.0.0.1:1/0")
+    )
     error = assert_error(await _ready_status(app), 503, "not_ready")
     assert error["details"]["checks"] == {"database": "ok", "redis": "unavailable"}
 
 
 async def test_ready_is_503_when_database_is_down(tmp_path: Path) -> None:
-    app = create_app(make_settings(
-        tmp_path, database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none"))
+    app = create_app(
+        make_settings(tmp_path, database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    )
     error = assert_error(await _ready_status(app), 503, "not_ready")
     assert error["details"]["checks"]["database"] == "unavailable"
 
 
 async def test_database_outage_is_503_not_500(tmp_path: Path) -> None:
-    app = create_app(make_settings(
-        tmp_path, database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none"))
+    app = create_app(
+        make_settings(tmp_path, database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-            response = await c.post("/api/v1/auth/login",
-                                    json={"email": "a@example.com", "password": "x" * 12})
+            response = await c.post(
+                "/api/v1/auth/login", json={"email": "a@example.com", "password": "x" * 12}
+            )
     assert_error(response, 503, "database_unavailable")
     assert response.headers["retry-after"] == "1"
 

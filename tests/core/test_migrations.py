@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +54,7 @@ def test_sqlite_migrations(tmp_path: Path) -> None:
 def test_postgres_migrations() -> None:
     try:
         url = servers.create_pg_database()
-    except Exception as exc:
+    except servers.PG_DOWN as exc:
         servers.unavailable("PostgreSQL at 127.0.0.1:5432", exc)
         raise
     try:

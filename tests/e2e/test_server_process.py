@@ -1,0 +1,104 @@
+"""The real `convobase serve` process on a free loopback port, driven over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import FAST_ARGON2
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(base: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited early with {process.returncode}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("server did not come up")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CONVOBASE_")},
+        "CONVOBASE_DATA_DIR": str(tmp_path / "data"),
+        "CONVOBASE_ADMIN_EMAIL": "boss@example.com",
+        "CONVOBASE_ADMIN_PASSWORD": "boss password 123",
+        **{f"CONVOBASE_{k.upper()}": str(v) for k, v in FAST_ARGON2.items()},
+    }
+    log = (tmp_path / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "convobase", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base, process)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+    output = (tmp_path / "server.log").read_text()
+    assert "boss password" not in output  # no secret in the logs
+    assert "cbs_" not in output
+
+
+def test_signup_login_me_logout_over_http(server: str) -> None:
+    with httpx.Client(base_url=server, timeout=10) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 200
+        signed = client.post(
+            "/api/v1/auth/signup", json={"email": "e2e@example.com", "password": "end to end pass"}
+        )
+        assert signed.status_code == 201
+        assert signed.headers["x-request-id"]
+        login = client.post(
+            "/api/v1/auth/login", json={"email": "e2e@example.com", "password": "end to end pass"}
+        )
+        assert login.status_code == 200
+        token = login.json()["session"]["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        me = client.get("/api/v1/auth/me", headers=headers)
+        assert me.status_code == 200 and me.json()["email"] == "e2e@example.com"
+        # The cookie from login works too, and a same-origin logout ends the session.
+        assert client.get("/api/v1/auth/me").status_code == 200
+        assert client.post("/api/v1/auth/logout", headers=headers).status_code == 204
+        assert client.get("/api/v1/auth/me", headers=headers).status_code == 401
+
+        admin = client.post(
+            "/api/v1/auth/login",
+            json={"email": "boss@example.com", "password": "boss password 123"},
+        )
+        assert admin.status_code == 200 and admin.json()["user"]["role"] == "admin"
+        users = client.get(
+            "/api/v1/admin/users",
+            headers={"Authorization": f"Bearer {admin.json()['session']['token']}"},
+        )
+        assert {u["email"] for u in users.json()["data"]} == {"e2e@example.com", "boss@example.com"}
