@@ -42,7 +42,7 @@ def postgres_url() -> Iterator[str]:
     try:
         url = servers.create_pg_database()
     except servers.PG_DOWN as exc:
-        servers.unavailable("PostgreSQL at 127.0.0.1:5432", exc)
+        servers.unavailable(f"PostgreSQL at {servers.PG_ADMIN_DSN}", exc)
         raise
     try:
         servers.blocking(upgrade, url)
@@ -56,7 +56,7 @@ def redis_url() -> str:
     try:
         servers.check_redis()
     except servers.REDIS_DOWN as exc:
-        servers.unavailable("Redis at 127.0.0.1:6379", exc)
+        servers.unavailable(f"Redis at {servers.REDIS_URL}", exc)
     return servers.REDIS_URL
 
 

@@ -55,7 +55,7 @@ def test_postgres_migrations() -> None:
     try:
         url = servers.create_pg_database()
     except servers.PG_DOWN as exc:
-        servers.unavailable("PostgreSQL at 127.0.0.1:5432", exc)
+        servers.unavailable(f"PostgreSQL at {servers.PG_ADMIN_DSN}", exc)
         raise
     try:
         _check(url)
