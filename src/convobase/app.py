@@ -8,14 +8,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from convobase import __version__
+from convobase.agents.router import router as agents_router
 from convobase.apikeys.router import router as api_keys_router
 from convobase.auth.router import router as auth_router
 from convobase.config import Settings
+from convobase.conversations.router import router as conversations_router
+from convobase.conversations.router import session_router as active_conversation_router
 from convobase.errors import install_error_handlers, install_unavailable_handlers
 from convobase.health import router as health_router
 from convobase.logging import configure_logging
+from convobase.messages.router import router as messages_router
 from convobase.middleware import RequestContextMiddleware
 from convobase.runtime import Runtime
+from convobase.search.router import router as search_router
 from convobase.users.router import router as admin_users_router
 
 
@@ -44,7 +49,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_unavailable_handlers(app)
 
-    for router in (health_router, auth_router, api_keys_router, admin_users_router):
+    for router in (
+        health_router,
+        auth_router,
+        api_keys_router,
+        admin_users_router,
+        conversations_router,
+        active_conversation_router,
+        messages_router,
+        agents_router,
+        search_router,
+    ):
         app.include_router(router)
     app.add_middleware(
         RequestContextMiddleware,

@@ -12,13 +12,13 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from convobase.db.migrate import downgrade, upgrade
+from convobase.db.migrate import downgrade, include_object, upgrade
 from convobase.models import Base
 from tests.fixtures import servers
 
 
 def _diff(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": include_object})
     return list(compare_metadata(context, Base.metadata))
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 from convobase.db.base import UTCDateTime
 from convobase.db.engine import Database
+from convobase.db.migrate import include_object
 from convobase.models import Base
 
 config = context.config
@@ -39,6 +40,7 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=_render_item,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,8 +1,25 @@
 """Every table, one module each; importing this package registers them all on Base.metadata."""
 
 from convobase.db.base import Base
+from convobase.models.agent import AgentLog, Feedback, ToolRun
 from convobase.models.api_key import ApiKey
 from convobase.models.auth_session import AuthSession
+from convobase.models.conversation import Conversation, ConversationTag
+from convobase.models.message import Message, MessageEdit
+from convobase.models.search_doc import SearchDoc
 from convobase.models.user import User
 
-__all__ = ["ApiKey", "AuthSession", "Base", "User"]
+__all__ = [
+    "AgentLog",
+    "ApiKey",
+    "AuthSession",
+    "Base",
+    "Conversation",
+    "ConversationTag",
+    "Feedback",
+    "Message",
+    "MessageEdit",
+    "SearchDoc",
+    "ToolRun",
+    "User",
+]

@@ -9,9 +9,8 @@ from fastapi import APIRouter, Query
 
 from convobase.auth.dependencies import AdminPrincipal, RuntimeDep
 from convobase.auth.schemas import UserOut
-from convobase.db.pagination import decode_cursor, encode_cursor
+from convobase.db.pagination import cursor_uuid, decode_cursor, page_of
 from convobase.db.session import DbSession
-from convobase.errors import BadRequest
 from convobase.users import repository, service
 from convobase.users.schemas import AdminUserUpdateIn, Role, UserPageOut
 
@@ -22,6 +21,7 @@ router = APIRouter(prefix="/api/v1/admin/users", tags=["admin"])
 async def list_users(
     _: AdminPrincipal,
     db: DbSession,
+    runtime: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     role: Role | None = None,
@@ -29,19 +29,13 @@ async def list_users(
     email: Annotated[str | None, Query(max_length=320, description="Email prefix")] = None,
     include_total: bool = False,
 ) -> UserPageOut:
-    before = None
-    if cursor:
-        (raw,) = decode_cursor(cursor, 1)
-        try:
-            before = uuid.UUID(raw)
-        except ValueError as exc:
-            raise BadRequest("Invalid cursor", code="invalid_cursor") from exc
+    before = cursor_uuid(decode_cursor(runtime.secret, cursor, 1)[0]) if cursor else None
     where = repository.UserFilter(role, disabled, email.lower() if email else None)
     rows = await repository.page(db, limit=limit + 1, before_id=before, where=where)
-    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    rows, next_cursor = page_of(rows, limit, runtime.secret, lambda u: (u.id,))
     total = await repository.count(db, where) if include_total else None
     return UserPageOut(
-        data=[UserOut.model_validate(u) for u in rows[:limit]], next_cursor=next_cursor, total=total
+        data=[UserOut.model_validate(u) for u in rows], next_cursor=next_cursor, total=total
     )
 
 

@@ -1,0 +1,1 @@
+"""Tool runs and agent logs, per conversation (the seeds' agent plans)."""

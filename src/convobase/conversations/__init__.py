@@ -1,0 +1,1 @@
+"""Conversations: create, read, update, delete, list (keyset, filters), the active one."""

@@ -1,0 +1,72 @@
+"""Rules on conversations."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from convobase.conversations import repository
+from convobase.conversations.schemas import ConversationCreate, ConversationUpdate
+from convobase.db.base import new_id, utcnow
+from convobase.models import Conversation, User
+from convobase.search import index
+
+_PLAIN_FIELDS = ("title", "domain", "language", "model", "system_prompt", "pinned", "archived")
+
+
+async def create(db: AsyncSession, user: User, data: ConversationCreate) -> Conversation:
+    now = utcnow()
+    conversation = Conversation(
+        id=new_id(),
+        user_id=user.id,
+        title=data.title,
+        domain=data.domain,
+        language=data.language,
+        model=data.model,
+        system_prompt=data.system_prompt,
+        settings=data.settings.model_dump(exclude_none=True) if data.settings else {},
+        tags=data.tags or [],
+        pinned=bool(data.pinned),
+        archived=bool(data.archived),
+        message_count=0,
+        created_at=now,
+        updated_at=now,
+        last_activity_at=now,
+    )
+    db.add(conversation)
+    await db.flush()
+    if conversation.tags:
+        await repository.replace_tags(db, conversation, conversation.tags)
+    await index.index_title(db, conversation)
+    await db.flush()
+    return conversation
+
+
+async def update(
+    db: AsyncSession, user: User, conversation_id: uuid.UUID, data: ConversationUpdate
+) -> Conversation:
+    conversation = await repository.get(db, user.id, conversation_id)
+    fields = data.model_fields_set
+    for name in _PLAIN_FIELDS:
+        if name in fields:
+            value = getattr(data, name)
+            if name in ("pinned", "archived") and value is None:
+                value = False
+            setattr(conversation, name, value)
+    if "settings" in fields:
+        conversation.settings = data.settings.model_dump(exclude_none=True) if data.settings else {}
+    if "tags" in fields:
+        conversation.tags = data.tags or []
+        await repository.replace_tags(db, conversation, conversation.tags)
+    await db.flush()
+    if "title" in fields:
+        await index.reindex_title(db, conversation, conversation.created_at)
+    return conversation
+
+
+async def delete(db: AsyncSession, user: User, conversation_id: uuid.UUID) -> None:
+    conversation = await repository.get(db, user.id, conversation_id)
+    # Messages, tags, tool runs, logs and search documents go with it (ON DELETE CASCADE).
+    await db.delete(conversation)
+    await db.flush()

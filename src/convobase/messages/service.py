@@ -1,0 +1,251 @@
+"""Rules on messages: appending (O(1) whatever the length), branches, edits, deletion."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from convobase.conversations import repository as conversations
+from convobase.db.base import new_id, utcnow
+from convobase.errors import ValidationFailed
+from convobase.messages import repository
+from convobase.messages.schemas import (
+    FeedbackIn,
+    MessageCreate,
+    MessageOut,
+    MessageUpdate,
+    flatten,
+)
+from convobase.models import Conversation, Feedback, Message, MessageEdit, User
+from convobase.search import index
+
+
+def _parts_json(parts: list[Any]) -> list[dict[str, Any]]:
+    return [p.model_dump(mode="json", exclude_none=True) for p in parts]
+
+
+def _invalid_parent() -> ValidationFailed:
+    return ValidationFailed(
+        "parent_id is not a message of this conversation",
+        code="invalid_parent",
+        details={
+            "errors": [
+                {
+                    "loc": ["body", "parent_id"],
+                    "type": "invalid_parent",
+                    "msg": "not a message of this conversation",
+                }
+            ]
+        },
+    )
+
+
+async def append(
+    db: AsyncSession, user: User, conversation_id: uuid.UUID, data: MessageCreate
+) -> Message:
+    # Lock the conversation row first (PostgreSQL FOR UPDATE; SQLite writers are already
+    # serialised by BEGIN IMMEDIATE), so concurrent appends chain and count exactly.
+    conversation = await conversations.get(db, user.id, conversation_id, for_update=True)
+    parent_id = (
+        data.parent_id if "parent_id" in data.model_fields_set else conversation.current_leaf_id
+    )
+    if parent_id is not None and not await repository.exists_in(db, conversation.id, parent_id):
+        raise _invalid_parent()
+    parts = data.resolved_parts() or []
+    now = utcnow()
+    message = Message(
+        id=new_id(),
+        conversation_id=conversation.id,
+        user_id=user.id,
+        parent_id=parent_id,
+        role=data.role,
+        parts=_parts_json(parts),
+        content=flatten(parts),
+        meta=data.metadata.model_dump(exclude_none=True) if data.metadata else {},
+        status=data.status or "complete",
+        edit_count=0,
+        created_at=now,
+        updated_at=now,
+    )
+    db.add(message)
+    await db.flush()
+    await db.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation.id)
+        .values(
+            message_count=Conversation.message_count + 1,
+            last_message_at=now,
+            last_activity_at=now,
+            current_leaf_id=message.id,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await index.index_message(db, message)
+    await db.flush()
+    return message
+
+
+async def edit(
+    db: AsyncSession,
+    user: User,
+    conversation_id: uuid.UUID,
+    message_id: uuid.UUID,
+    data: MessageUpdate,
+) -> Message:
+    await conversations.get(db, user.id, conversation_id)
+    message = await repository.get(db, user.id, conversation_id, message_id)
+    fields = data.model_fields_set
+    parts = data.resolved_parts()
+    if parts is not None or "metadata" in fields:
+        db.add(
+            MessageEdit(
+                message_id=message.id,
+                user_id=user.id,
+                parts=message.parts,
+                content=message.content,
+                meta=message.meta,
+            )
+        )
+        message.edit_count += 1
+    if parts is not None:
+        message.parts = _parts_json(parts)
+        message.content = flatten(parts)
+    if "metadata" in fields:
+        message.meta = data.metadata.model_dump(exclude_none=True) if data.metadata else {}
+    if data.status is not None:
+        message.status = data.status
+    message.updated_at = utcnow()
+    await db.flush()
+    if parts is not None:
+        await index.reindex_message(db, message)
+    return message
+
+
+async def delete(
+    db: AsyncSession, user: User, conversation_id: uuid.UUID, message_id: uuid.UUID
+) -> None:
+    conversation = await conversations.get(db, user.id, conversation_id, for_update=True)
+    message = await repository.get(db, user.id, conversation_id, message_id)
+    # Its replies move up to its parent, so the rest of the tree stays connected.
+    await db.execute(
+        update(Message)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.parent_id == message.id,
+        )
+        .values(parent_id=message.parent_id)
+        .execution_options(synchronize_session=False)
+    )
+    await index.unindex(db, message.id)
+    await db.delete(message)
+    await db.flush()
+    latest = await repository.latest(db, conversation.id)
+    if conversation.current_leaf_id == message.id:
+        conversation.current_leaf_id = message.parent_id or (latest.id if latest else None)
+    conversation.message_count = await repository.count(db, conversation.id)
+    conversation.last_message_at = latest.created_at if latest else None
+    await db.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    messages: list[Message]
+    has_more: bool
+
+
+async def list_messages(
+    db: AsyncSession,
+    user: User,
+    conversation_id: uuid.UUID,
+    *,
+    limit: int,
+    after: uuid.UUID | None,
+    descending: bool,
+    leaf: uuid.UUID | str | None,
+) -> Listing:
+    """All messages by time, or (``leaf``) the path from the root to that leaf."""
+    conversation = await conversations.get(db, user.id, conversation_id)
+    if leaf is None:
+        rows = await repository.chronological(
+            db, conversation.id, limit=limit + 1, after=after, descending=descending
+        )
+        return Listing(rows[:limit], len(rows) > limit)
+    leaf_id = conversation.current_leaf_id if leaf == "current" else leaf
+    if leaf_id is None:
+        return Listing([], False)
+    if not isinstance(leaf_id, uuid.UUID) or not await repository.exists_in(
+        db, conversation.id, leaf_id
+    ):
+        raise ValidationFailed("leaf_id is not a message of this conversation", code="invalid_leaf")
+    if descending:
+        # Walk up from the leaf (or from the parent of the last message served): only as far
+        # as one page, however long the conversation is.
+        start = leaf_id
+        if after is not None:
+            last = await repository.by_ids(db, [after])
+            if after not in last or last[after].conversation_id != conversation.id:
+                return Listing([], False)
+            start = last[after].parent_id  # type: ignore[assignment]
+            if start is None:
+                return Listing([], False)
+        ids = await repository.ancestors(db, conversation.id, start, max_steps=limit + 1)
+    else:
+        ids = list(reversed(await repository.ancestors(db, conversation.id, leaf_id)))
+        if after is not None:
+            ids = ids[ids.index(after) + 1 :] if after in ids else []
+    page = ids[:limit]
+    found = await repository.by_ids(db, page)
+    return Listing([found[i] for i in page if i in found], len(ids) > limit)
+
+
+async def to_out(
+    db: AsyncSession, conversation_id: uuid.UUID, messages: list[Message]
+) -> list[MessageOut]:
+    children = await repository.siblings(db, conversation_id, messages)
+    out = []
+    for m in messages:
+        sibling_ids = children.get(m.parent_id, [m.id])
+        out.append(
+            MessageOut(
+                id=m.id,
+                conversation_id=m.conversation_id,
+                parent_id=m.parent_id,
+                role=m.role,
+                parts=m.parts,
+                content=m.content,
+                metadata=m.meta,
+                status=m.status,
+                edit_count=m.edit_count,
+                sibling_ids=sibling_ids,
+                sibling_index=sibling_ids.index(m.id) if m.id in sibling_ids else 0,
+                created_at=m.created_at,
+                updated_at=m.updated_at,
+            )
+        )
+    return out
+
+
+async def set_feedback(
+    db: AsyncSession,
+    user: User,
+    conversation_id: uuid.UUID,
+    message_id: uuid.UUID,
+    data: FeedbackIn,
+) -> tuple[Feedback, bool]:
+    await conversations.get(db, user.id, conversation_id)
+    message = await repository.get(db, user.id, conversation_id, message_id)
+    existing = await repository.feedback(db, user.id, message.id)
+    if existing is not None:
+        existing.rating = data.rating
+        existing.comment = data.comment
+        existing.updated_at = utcnow()
+        await db.flush()
+        return existing, False
+    row = Feedback(message_id=message.id, user_id=user.id, rating=data.rating, comment=data.comment)
+    db.add(row)
+    await db.flush()
+    return row, True

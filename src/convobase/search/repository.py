@@ -1,0 +1,181 @@
+"""Full-text queries: FTS5 on SQLite, tsvector + GIN on PostgreSQL.
+
+Both return rows ordered best first with a numeric ``score`` (lower is better) and a snippet
+whose matches are wrapped in \\x02 ... \\x03 (escaped into HTML by the service).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from convobase.search.index import owner_token
+from convobase.search.query import Query, to_fts5, to_tsquery
+
+START, STOP = "\x02", "\x03"
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilter:
+    conversation_id: uuid.UUID | None = None
+    role: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    doc_id: int
+    kind: str
+    conversation_id: uuid.UUID
+    message_id: uuid.UUID | None
+    role: str | None
+    created_at: datetime
+    score: float
+    snippet: str
+    title: str | None
+
+
+def _filters(
+    where: SearchFilter,
+    params: dict[str, Any],
+    uuid_bind: Callable[[uuid.UUID], Any],
+    time_bind: Callable[[datetime], Any],
+) -> str:
+    clauses = []
+    if where.conversation_id is not None:
+        clauses.append("d.conversation_id = :conversation_id")
+        params["conversation_id"] = uuid_bind(where.conversation_id)
+    if where.role is not None:
+        clauses.append("d.role = :role")
+        params["role"] = where.role
+    if where.start is not None:
+        clauses.append("d.created_at >= :start")
+        params["start"] = time_bind(where.start)
+    if where.end is not None:
+        clauses.append("d.created_at < :end")
+        params["end"] = time_bind(where.end)
+    return "".join(f" AND {c}" for c in clauses)
+
+
+async def search(
+    db: AsyncSession,
+    user_id: uuid.UUID,
+    query: Query,
+    where: SearchFilter,
+    *,
+    limit: int,
+    after: tuple[float, int] | None,
+) -> list[Row]:
+    if db.get_bind().dialect.name == "sqlite":
+        return await _sqlite(db, user_id, query, where, limit=limit, after=after)
+    return await _postgres(db, user_id, query, where, limit=limit, after=after)
+
+
+def _sqlite_time(value: datetime | None) -> str | None:
+    """The text form SQLAlchemy stores SQLite timestamps in (UTC, naive)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if value else None
+
+
+async def _sqlite(
+    db: AsyncSession,
+    user_id: uuid.UUID,
+    query: Query,
+    where: SearchFilter,
+    *,
+    limit: int,
+    after: tuple[float, int] | None,
+) -> list[Row]:
+    params: dict[str, Any] = {
+        "match": to_fts5(query, owner_token(user_id)),
+        "limit": limit,
+        "start_mark": START,
+        "stop_mark": STOP,
+    }
+    extra = _filters(where, params, lambda u: u.hex, _sqlite_time)
+    keyset = ""
+    if after is not None:
+        keyset = " AND (score > :after_score OR (score = :after_score AND doc_id > :after_id))"
+        params.update(after_score=after[0], after_id=after[1])
+    # Only constant fragments are formatted in; every value is a bound parameter.
+    sql = f"""
+        SELECT * FROM (
+            SELECT d.id AS doc_id, d.kind, d.conversation_id, d.message_id, d.role,
+                   d.created_at, bm25(search_fts, 1.0, 0.0) AS score,
+                   snippet(search_fts, 0, :start_mark, :stop_mark, '…', 16) AS snippet,
+                   c.title AS title
+            FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid
+            JOIN conversations c ON c.id = d.conversation_id
+            WHERE search_fts MATCH :match{extra}
+        ) WHERE 1 = 1{keyset}
+        ORDER BY score, doc_id LIMIT :limit"""
+    result = await db.execute(text(sql), params)
+    return [_row(r, lambda v: uuid.UUID(hex=v) if v else None) for r in result.mappings()]
+
+
+async def _postgres(
+    db: AsyncSession,
+    user_id: uuid.UUID,
+    query: Query,
+    where: SearchFilter,
+    *,
+    limit: int,
+    after: tuple[float, int] | None,
+) -> list[Row]:
+    params: dict[str, Any] = {
+        "tsq": to_tsquery(query),
+        "user_id": user_id,
+        "limit": limit,
+        "headline": f"StartSel={START}, StopSel={STOP}, MaxWords=24, "
+        "MinWords=8, MaxFragments=2, FragmentDelimiter=…",
+    }
+    extra = _filters(where, params, lambda u: u, lambda t: t)
+    keyset = ""
+    if after is not None:
+        keyset = " AND (score > :after_score OR (score = :after_score AND doc_id > :after_id))"
+        params.update(after_score=after[0], after_id=after[1])
+    # Score is the negated rank (lower is better on both engines). The headline is computed
+    # for the page only.
+    sql = f"""
+        WITH q AS (SELECT to_tsquery('simple', :tsq) AS query),
+        hits AS (
+            SELECT d.id AS doc_id, d.kind, d.conversation_id, d.message_id, d.role,
+                   d.created_at, d.body,
+                   -ts_rank_cd(to_tsvector('simple', d.body), q.query)::float8 AS score
+            FROM search_docs d, q
+            WHERE d.user_id = :user_id AND to_tsvector('simple', d.body) @@ q.query{extra}
+        ),
+        page AS (SELECT * FROM hits WHERE true{keyset} ORDER BY score, doc_id LIMIT :limit)
+        SELECT page.doc_id, page.kind, page.conversation_id, page.message_id, page.role,
+               page.created_at, page.score,
+               ts_headline('simple', page.body, q.query, :headline) AS snippet,
+               c.title AS title
+        FROM page, q, conversations c WHERE c.id = page.conversation_id
+        ORDER BY page.score, page.doc_id"""
+    result = await db.execute(text(sql), params)
+    return [_row(r, lambda v: v) for r in result.mappings()]
+
+
+def _row(r: Any, as_uuid: Callable[[Any], uuid.UUID | None]) -> Row:
+    created = r["created_at"]
+    if isinstance(created, str):
+        created = datetime.fromisoformat(created)
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return Row(
+        doc_id=int(r["doc_id"]),
+        kind=r["kind"],
+        conversation_id=as_uuid(r["conversation_id"]) or uuid.UUID(int=0),
+        message_id=as_uuid(r["message_id"]),
+        role=r["role"],
+        created_at=created,
+        score=float(r["score"]),
+        snippet=r["snippet"] or "",
+        title=r["title"],
+    )
