@@ -55,17 +55,26 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None)
     return dict(error)
 
 
-async def new_conversation(client: httpx.AsyncClient, account: Account,
-                           **fields: Any) -> dict[str, Any]:
+async def new_conversation(
+    client: httpx.AsyncClient, account: Account, **fields: Any
+) -> dict[str, Any]:
     response = await client.post("/api/v1/conversations", headers=account.headers, json=fields)
     assert response.status_code == 201, response.text
     return dict(response.json())
 
 
-async def append(client: httpx.AsyncClient, account: Account, conversation_id: str,
-                 content: str = "hello", role: str = "user", **fields: Any) -> dict[str, Any]:
-    response = await client.post(f"/api/v1/conversations/{conversation_id}/messages",
-                                 headers=account.headers,
-                                 json={"role": role, "content": content, **fields})
+async def append(
+    client: httpx.AsyncClient,
+    account: Account,
+    conversation_id: str,
+    content: str = "hello",
+    role: str = "user",
+    **fields: Any,
+) -> dict[str, Any]:
+    response = await client.post(
+        f"/api/v1/conversations/{conversation_id}/messages",
+        headers=account.headers,
+        json={"role": role, "content": content, **fields},
+    )
     assert response.status_code == 201, response.text
     return dict(response.json())

@@ -15,18 +15,33 @@ pytestmark = pytest.mark.usefixtures("app")
 async def test_create_get_update_delete(client: httpx.AsyncClient) -> None:
     user = await signup(client)
     created = await new_conversation(
-        client, user, title="Trip", domain="travel", language="en", model="gpt-x",
-        system_prompt="Be brief.", settings={"temperature": 0.3, "max_tokens": 500, "seed": 7},
-        tags=["work", "work", "travel"], pinned=True)
+        client,
+        user,
+        title="Trip",
+        domain="travel",
+        language="en",
+        model="gpt-x",
+        system_prompt="Be brief.",
+        settings={"temperature": 0.3, "max_tokens": 500, "seed": 7},
+        tags=["work", "work", "travel"],
+        pinned=True,
+    )
     assert created["settings"] == {"temperature": 0.3, "max_tokens": 500, "seed": 7}
     assert created["tags"] == ["work", "travel"]
     assert created["message_count"] == 0 and created["last_message_at"] is None
     url = f"/api/v1/conversations/{created['id']}"
     assert (await client.get(url, headers=user.headers)).json() == created
 
-    patched = await client.patch(url, headers=user.headers,
-                                 json={"title": "Trip to Lisbon", "archived": True,
-                                       "system_prompt": None, "tags": ["lisbon"]})
+    patched = await client.patch(
+        url,
+        headers=user.headers,
+        json={
+            "title": "Trip to Lisbon",
+            "archived": True,
+            "system_prompt": None,
+            "tags": ["lisbon"],
+        },
+    )
     body = patched.json()
     assert body["title"] == "Trip to Lisbon" and body["archived"] is True
     assert body["system_prompt"] is None and body["tags"] == ["lisbon"]
@@ -38,16 +53,29 @@ async def test_create_get_update_delete(client: httpx.AsyncClient) -> None:
     assert_error(await client.get(f"{url}/messages", headers=user.headers), 404)
 
 
-@pytest.mark.parametrize("payload", [
-    {"title": "t" * 501}, {"tags": [f"t{i}" for i in range(51)]}, {"tags": ["x" * 65]},
-    {"tags": [" "]}, {"settings": {"temperature": 3}}, {"settings": {"max_tokens": 0}},
-    {"settings": {"blob": "x" * 20_000}}, {"system_prompt": "s" * 100_001}, {"owner": "me"},
-    {"pinned": "often"}, {"domain": "d" * 65},
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"title": "t" * 501},
+        {"tags": [f"t{i}" for i in range(51)]},
+        {"tags": ["x" * 65]},
+        {"tags": [" "]},
+        {"settings": {"temperature": 3}},
+        {"settings": {"max_tokens": 0}},
+        {"settings": {"blob": "x" * 20_000}},
+        {"system_prompt": "s" * 100_001},
+        {"owner": "me"},
+        {"pinned": "often"},
+        {"domain": "d" * 65},
+    ],
+)
 async def test_bad_conversation_input(client: httpx.AsyncClient, payload: dict[str, Any]) -> None:
     user = await signup(client)
-    assert_error(await client.post("/api/v1/conversations", headers=user.headers, json=payload),
-                 422, "validation_error")
+    assert_error(
+        await client.post("/api/v1/conversations", headers=user.headers, json=payload),
+        422,
+        "validation_error",
+    )
     conversation = await new_conversation(client, user, title="keep")
     url = f"/api/v1/conversations/{conversation['id']}"
     assert_error(await client.patch(url, headers=user.headers, json=payload), 422)
@@ -63,8 +91,9 @@ async def test_list_newest_activity_first_with_pages_and_counts(client: httpx.As
     seen: list[dict[str, Any]] = []
     cursor = None
     while True:
-        url = "/api/v1/conversations?limit=2&include_total=true" + \
-            (f"&cursor={cursor}" if cursor else "")
+        url = "/api/v1/conversations?limit=2&include_total=true" + (
+            f"&cursor={cursor}" if cursor else ""
+        )
         page = (await client.get(url, headers=user.headers)).json()
         assert page["total"] == 5
         seen += page["data"]
@@ -96,8 +125,10 @@ async def test_filters(client: httpx.AsyncClient) -> None:
     assert await titles("tag=x&archived=any") == ["a", "c"]
     assert await titles("domain=legal") == ["a"]
     for bad in ("archived=maybe", "limit=0", "limit=201", "cursor=abc", "tag="):
-        assert_error(await client.get(f"/api/v1/conversations?{bad}", headers=user.headers),
-                     400 if "cursor" in bad else 422)
+        assert_error(
+            await client.get(f"/api/v1/conversations?{bad}", headers=user.headers),
+            400 if "cursor" in bad else 422,
+        )
 
 
 async def test_forged_cursor_is_400(client: httpx.AsyncClient) -> None:
@@ -111,8 +142,11 @@ async def test_forged_cursor_is_400(client: httpx.AsyncClient) -> None:
     raw = base64.urlsafe_b64decode(page["next_cursor"] + "==")
     forged_payload = json.dumps(["2999-01-01T00:00:00+00:00", "0" * 32]).encode()
     forged = base64.urlsafe_b64encode(raw[:12] + forged_payload).decode().rstrip("=")
-    assert_error(await client.get(f"/api/v1/conversations?cursor={forged}",
-                                  headers=user.headers), 400, "invalid_cursor")
+    assert_error(
+        await client.get(f"/api/v1/conversations?cursor={forged}", headers=user.headers),
+        400,
+        "invalid_cursor",
+    )
 
 
 async def test_active_conversation(client: httpx.AsyncClient) -> None:
@@ -121,8 +155,7 @@ async def test_active_conversation(client: httpx.AsyncClient) -> None:
     conversation = await new_conversation(client, user, title="where I was")
     url = "/api/v1/auth/sessions/current/conversation"
     assert (await client.get(url, headers=user.headers)).json()["conversation_id"] is None
-    put = await client.put(url, headers=user.headers,
-                           json={"conversation_id": conversation["id"]})
+    put = await client.put(url, headers=user.headers, json={"conversation_id": conversation["id"]})
     assert put.status_code == 200
     got = (await client.get(url, headers=user.headers)).json()
     assert got["conversation_id"] == conversation["id"]
@@ -130,8 +163,10 @@ async def test_active_conversation(client: httpx.AsyncClient) -> None:
     sessions = (await client.get("/api/v1/auth/sessions", headers=user.headers)).json()["data"]
     assert sessions[0]["active_conversation_id"] == conversation["id"]
     # Someone else's conversation is 404 and changes nothing.
-    assert_error(await client.put(url, headers=other.headers,
-                                  json={"conversation_id": conversation["id"]}), 404)
+    assert_error(
+        await client.put(url, headers=other.headers, json={"conversation_id": conversation["id"]}),
+        404,
+    )
     assert (await client.get(url, headers=other.headers)).json()["conversation_id"] is None
     # A deleted conversation is forgotten.
     await client.delete(f"/api/v1/conversations/{conversation['id']}", headers=user.headers)

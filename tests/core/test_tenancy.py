@@ -1,39 +1,63 @@
-"""Every route that takes an id answers 404 for someone else's row (and for unknown ids).
+"""Every route that takes an id answers 404 for someone else's row.
 
 The registry below must name every such route: a new route with an id fails this test until it
-is added, with a way to create a row owned by another user.
+is added, with a valid body so the request reaches the ownership check.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.helpers import Account, assert_error, signup
+from tests.helpers import Account, append, assert_error, new_conversation, signup
 
 pytestmark = pytest.mark.usefixtures("app")
 
-Maker = Callable[[httpx.AsyncClient, Account], Awaitable[str]]
+C = "/api/v1/conversations/{conversation_id}"
+M = C + "/messages/{message_id}"
+MESSAGE = {"role": "user", "content": "hi"}
 
-
-async def _session_of(client: httpx.AsyncClient, owner: Account) -> str:
-    return str(owner.session["id"])
-
-
-async def _api_key_of(client: httpx.AsyncClient, owner: Account) -> str:
-    response = await client.post("/api/v1/api-keys", headers=owner.headers, json={"name": "x"})
-    return str(response.json()["id"])
-
-
-# (method, path) -> how to create the owner's row. Admin routes are global by design.
-OWNED_ROUTES: dict[tuple[str, str], Maker] = {
-    ("DELETE", "/api/v1/auth/sessions/{session_id}"): _session_of,
-    ("DELETE", "/api/v1/api-keys/{key_id}"): _api_key_of,
+# (method, path) -> a valid body. Admin routes are global by design.
+OWNED_ROUTES: dict[tuple[str, str], Any] = {
+    ("DELETE", "/api/v1/auth/sessions/{session_id}"): None,
+    ("DELETE", "/api/v1/api-keys/{key_id}"): None,
+    ("GET", C): None,
+    ("PATCH", C): {"title": "mine now"},
+    ("DELETE", C): None,
+    ("GET", C + "/messages"): None,
+    ("POST", C + "/messages"): MESSAGE,
+    ("GET", M): None,
+    ("PATCH", M): {"content": "changed"},
+    ("DELETE", M): None,
+    ("POST", M + "/feedback"): {"rating": "down"},
+    ("GET", C + "/tool-runs"): None,
+    ("POST", C + "/tool-runs"): {"name": "t"},
+    ("GET", C + "/tool-runs/{run_id}"): None,
+    ("PATCH", C + "/tool-runs/{run_id}"): {"status": "running"},
+    ("GET", C + "/logs"): None,
+    ("POST", C + "/logs"): {"message": "m"},
 }
 GLOBAL_ROUTES = {("PATCH", "/api/v1/admin/users/{user_id}")}
+
+
+async def owned_rows(client: httpx.AsyncClient, owner: Account) -> dict[str, str]:
+    conversation = await new_conversation(client, owner, title="private")
+    message = await append(client, owner, conversation["id"], "secret")
+    run = await client.post(
+        f"/api/v1/conversations/{conversation['id']}/tool-runs",
+        headers=owner.headers,
+        json={"name": "t"},
+    )
+    key = await client.post("/api/v1/api-keys", headers=owner.headers, json={"name": "x"})
+    return {
+        "conversation_id": conversation["id"],
+        "message_id": message["id"],
+        "run_id": run.json()["id"],
+        "key_id": key.json()["id"],
+        "session_id": owner.session["id"],
+    }
 
 
 def _routes_with_ids(app: Any) -> set[tuple[str, str]]:
@@ -54,10 +78,16 @@ async def test_every_route_with_an_id_is_in_the_registry(app: Any) -> None:
 async def test_foreign_ids_are_404(client: httpx.AsyncClient, method: str, path: str) -> None:
     owner = await signup(client)
     intruder = await signup(client)
-    row_id = await OWNED_ROUTES[(method, path)](client, owner)
-    url = path.replace(path[path.index("{") : path.index("}") + 1], row_id)
-    response = await client.request(method, url, headers=intruder.headers, json={})
+    ids = await owned_rows(client, owner)
+    url = path.format(**ids)
+    body = OWNED_ROUTES[(method, path)]
+    response = await client.request(method, url, headers=intruder.headers, json=body)
     assert_error(response, 404, "not_found")
-    # The owner's row is still there: the owner can act on it.
-    response = await client.request(method, url, headers=owner.headers, json={})
+    # Nothing changed, and the owner can still act on the row.
+    detail = await client.get(
+        f"/api/v1/conversations/{ids['conversation_id']}/messages/{ids['message_id']}",
+        headers=owner.headers,
+    )
+    assert detail.json()["content"] == "secret" and detail.json()["feedback"] is None
+    response = await client.request(method, url, headers=owner.headers, json=body)
     assert response.status_code < 300, response.text
