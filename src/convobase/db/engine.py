@@ -2,7 +2,8 @@
 
 SQLite runs in WAL mode with foreign keys and a busy timeout. Its transactions start with
 ``BEGIN IMMEDIATE`` for requests that write (unsafe methods), so concurrent writers queue on the
-busy timeout instead of failing on a lock upgrade; reads stay ``BEGIN DEFERRED`` and never block.
+busy timeout instead of failing on a lock upgrade; reads (safe methods) run in autocommit mode,
+statement by statement, and never block.
 """
 
 from __future__ import annotations
@@ -34,15 +35,19 @@ class Database:
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            # Every session ends in commit or rollback, so the pool's extra rollback on return
+            # would only cost another trip to the driver's thread.
+            kwargs["pool_reset_on_return"] = None
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
             write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+            read_engine = self.engine.execution_options(sqlite_begin="")
         else:
-            write_engine = self.engine
-        self.read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+            write_engine = read_engine = self.engine
+        self.read_sessions = async_sessionmaker(read_engine, expire_on_commit=False)
         self.write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
 
     def session(self, *, write: bool = True) -> AsyncSession:
@@ -76,5 +81,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
+        # "" (reads): no BEGIN at all; each statement reads a consistent WAL snapshot on its
+        # own, and the request saves a round trip to the driver's thread.
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode:
+            conn.exec_driver_sql(f"BEGIN {mode}")

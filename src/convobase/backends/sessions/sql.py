@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convobase.backends.sessions import SessionRecord
-from convobase.models import AuthSession
+from convobase.models import AuthSession, User
 
 
 def _record(row: AuthSession) -> SessionRecord:
@@ -47,15 +47,20 @@ class SqlSessionStore:
         await self.db.flush()
 
     async def get_by_token_hash(self, token_hash: str, now: datetime) -> SessionRecord | None:
+        # The user rides along in the same query and is held for the request (the identity
+        # map only keeps weak references), so the principal's `db.get(User, ...)` right after
+        # costs no second round trip.
         row = (
             await self.db.execute(
-                select(AuthSession).where(
-                    AuthSession.token_hash == token_hash,
-                    AuthSession.expires_at > now,
-                )
+                select(AuthSession, User)
+                .join(User, User.id == AuthSession.user_id)
+                .where(AuthSession.token_hash == token_hash, AuthSession.expires_at > now)
             )
-        ).scalar_one_or_none()
-        return _record(row) if row else None
+        ).first()
+        if row is None:
+            return None
+        self.db.info.setdefault("loaded_users", {})[row[1].id] = row[1]
+        return _record(row[0])
 
     async def get(self, session_id: uuid.UUID, now: datetime) -> SessionRecord | None:
         row = (

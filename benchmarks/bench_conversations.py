@@ -1,0 +1,300 @@
+"""The conversation store at scale, on SQLite and PostgreSQL.
+
+Loads 100k conversations / 1M messages across 1,000 users (``--scale`` shrinks it), then over
+HTTP against `convobase serve`:
+- append latency at message 1,000 vs message 10 (interleaved; target ratio <= 1.2);
+- append throughput with 16 concurrent clients, as a ratio to a POST echo (target >= 40%);
+- p50/p95 of a conversation list page, the last 50 messages and a search
+  (targets p95 <= 10 ms, 10 ms, 50 ms).
+Latencies are taken by one sequential keep-alive client, so they include its own overhead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from benchmarks import dataset, servers
+from benchmarks.loadgen import run_wrk
+from convobase.auth.passwords import PasswordHasher
+
+PASSWORD = "benchmark password"
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+SAMPLES = 300
+
+
+@contextmanager
+def database(engine: str, tmp: Path) -> Iterator[str]:
+    if engine == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+        return
+    name = f"convobase_bench_{uuid.uuid4().hex[:8]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def analyze(url: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("ANALYZE"))
+    await engine.dispose()
+
+
+def timed(call: Callable[[], httpx.Response]) -> float:
+    started = time.perf_counter()
+    response = call()
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code >= 300:
+        raise RuntimeError(f"{response.request.url}: {response.status_code} {response.text}")
+    return elapsed
+
+
+def p(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def run(*, engine: str, scale: float, seconds: int, rounds: int) -> dict[str, Any]:
+    users = max(20, round(1000 * scale))
+    rng = random.Random(11)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        with database(engine, tmp) as url:
+            env = servers.convobase_env(tmp / "data", url)
+            subprocess.run(
+                [str(servers.BIN / "convobase"), "db", "upgrade"],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+            password_hash = asyncio.run(
+                PasswordHasher(time_cost=3, memory_kib=65536, parallelism=4).hash(PASSWORD)
+            )
+            print(
+                f"[{engine}] loading {users} users x 100 conversations x 10 messages ...",
+                flush=True,
+            )
+            loaded = asyncio.run(
+                dataset.load(
+                    url,
+                    users=users,
+                    conversations_per_user=100,
+                    messages_per_conversation=10,
+                    password_hash=password_hash,
+                )
+            )
+            asyncio.run(analyze(url))
+            print(
+                f"[{engine}] loaded {loaded.messages:,} messages in {loaded.seconds:.0f} s",
+                flush=True,
+            )
+            with (
+                servers.convobase(env, migrate=False) as base,
+                servers.echo() as echo_base,
+                httpx.Client(base_url=base, timeout=30) as client,
+            ):
+                result = _measure(
+                    engine, client, base, echo_base, loaded, rng, seconds=seconds, rounds=rounds
+                )
+    result["dataset"] = {
+        "users": users,
+        "conversations": loaded.conversations,
+        "messages": loaded.messages,
+        "load_seconds": round(loaded.seconds, 1),
+    }
+    return result
+
+
+def _login(client: httpx.Client, email: str) -> dict[str, str]:
+    response = client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['session']['token']}"}
+
+
+def _measure(
+    engine: str,
+    client: httpx.Client,
+    base: str,
+    echo_base: str,
+    loaded: dataset.Loaded,
+    rng: random.Random,
+    *,
+    seconds: int,
+    rounds: int,
+) -> dict[str, Any]:
+    sessions = [_login(client, email) for _, email in rng.sample(loaded.users, 16)]
+    conversations: list[tuple[dict[str, str], str]] = []
+    for headers in sessions:
+        page = client.get("/api/v1/conversations?limit=100", headers=headers).json()["data"]
+        conversations += [(headers, c["id"]) for c in page]
+
+    # Reads on the loaded history.
+    list_ms = [
+        timed(
+            lambda h=rng.choice(sessions): client.get("/api/v1/conversations?limit=50", headers=h)
+        )
+        for _ in range(SAMPLES)
+    ]
+    last50_ms = []
+    for _ in range(SAMPLES):
+        headers, cid = rng.choice(conversations)
+        last50_ms.append(
+            timed(
+                lambda h=headers, c=cid: client.get(
+                    f"/api/v1/conversations/{c}/messages?order=desc&limit=50", headers=h
+                )
+            )
+        )
+    search_ms = []
+    for _ in range(SAMPLES):
+        words = " ".join(rng.sample(dataset.WORDS, rng.choice((1, 2))))
+        search_ms.append(
+            timed(
+                lambda h=rng.choice(sessions), q=words: client.get(
+                    "/api/v1/search", params={"q": q, "limit": 20}, headers=h
+                )
+            )
+        )
+
+    # Append latency, long vs short conversation, interleaved.
+    writer = sessions[0]
+    long_id = client.post("/api/v1/conversations", headers=writer, json={}).json()["id"]
+    body = {"role": "user", "content": "a benchmark message about kubernetes latency"}
+    for _ in range(995):
+        client.post(f"/api/v1/conversations/{long_id}/messages", headers=writer, json=body)
+    short_ids = []
+    for _ in range(100):
+        cid = client.post("/api/v1/conversations", headers=writer, json={}).json()["id"]
+        for _ in range(9):
+            client.post(f"/api/v1/conversations/{cid}/messages", headers=writer, json=body)
+        short_ids.append(cid)
+    at_1000, at_10 = [], []
+    for cid in short_ids:  # each short append is that conversation's 10th message
+        at_1000.append(
+            timed(
+                lambda: client.post(
+                    f"/api/v1/conversations/{long_id}/messages", headers=writer, json=body
+                )
+            )
+        )
+        at_10.append(
+            timed(
+                lambda c=cid: client.post(
+                    f"/api/v1/conversations/{c}/messages", headers=writer, json=body
+                )
+            )
+        )
+    growth = statistics.median(at_1000) / statistics.median(at_10)
+
+    # Append throughput vs a POST echo, 16 connections over 16 conversations.
+    paths = [f"/api/v1/conversations/{cid}/messages" for cid in short_ids[:16]]
+    post = {
+        "headers": {"Content-Type": "application/json", **writer},
+        "body": json.dumps(body),
+        "method": "POST",
+    }
+    run_wrk(f"{echo_base}/echo", seconds=2, connections=16, **post)  # type: ignore[arg-type]
+    echo_runs, append_runs = [], []
+    for _ in range(rounds):
+        echo_runs.append(run_wrk(f"{echo_base}/echo", seconds=seconds, connections=16, **post))  # type: ignore[arg-type]
+        append_runs.append(
+            run_wrk(base + paths[0], seconds=seconds, connections=16, paths=paths, **post)
+        )  # type: ignore[arg-type]
+    failures = sum(r.non_2xx + r.errors for r in append_runs + echo_runs)
+    echo_rps = statistics.median(r.requests_per_second for r in echo_runs)
+    append_rps = statistics.median(r.requests_per_second for r in append_runs)
+
+    def row(metric: str, values: list[float]) -> dict[str, Any]:
+        return {
+            "metric": metric,
+            "p50_ms": statistics.median(values),
+            "p95_ms": p(values, 95),
+            "rps": float("nan"),
+        }
+
+    rows = [
+        row("list page (50)", list_ms),
+        row("last 50 messages", last50_ms),
+        row("search (20 hits)", search_ms),
+        row("append at message ~10", at_10),
+        row("append at message ~1,000", at_1000),
+        {
+            "metric": "echo POST, 16 conns",
+            "p50_ms": statistics.median(r.p50_ms for r in echo_runs),
+            "p95_ms": float("nan"),
+            "rps": echo_rps,
+        },
+        {
+            "metric": "append POST, 16 conns",
+            "p50_ms": statistics.median(r.p50_ms for r in append_runs),
+            "p95_ms": float("nan"),
+            "rps": append_rps,
+        },
+    ]
+    checks = [
+        {
+            "check": "append latency @1000 / @10",
+            "value": round(growth, 3),
+            "target": "<= 1.2",
+            "ok": growth <= 1.2,
+        },
+        {
+            "check": "append / echo throughput",
+            "value": round(append_rps / echo_rps, 3),
+            "target": ">= 0.4",
+            "ok": append_rps / echo_rps >= 0.4 and failures == 0,
+        },
+        {
+            "check": "list page p95 ms",
+            "value": round(p(list_ms, 95), 2),
+            "target": "<= 10",
+            "ok": p(list_ms, 95) <= 10,
+        },
+        {
+            "check": "last 50 messages p95 ms",
+            "value": round(p(last50_ms, 95), 2),
+            "target": "<= 10",
+            "ok": p(last50_ms, 95) <= 10,
+        },
+        {
+            "check": "search p95 ms",
+            "value": round(p(search_ms, 95), 2),
+            "target": "<= 50",
+            "ok": p(search_ms, 95) <= 50,
+        },
+    ]
+    return {
+        "name": f"conversations_{engine}",
+        "rows": rows,
+        "checks": checks,
+        "failures": failures,
+        "raw": {
+            "echo": [r.as_dict() for r in echo_runs],
+            "append": [r.as_dict() for r in append_runs],
+        },
+    }

@@ -1,0 +1,204 @@
+"""Bulk loader for the conversation benchmarks: users, conversations, messages, search docs.
+
+Writes straight through SQLAlchemy Core in large batches (the API would take hours for a
+million messages); rows are shaped exactly as the services write them, search documents
+included, so queries over HTTP see what a real history would look like.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from convobase.db.base import new_id
+from convobase.models import Conversation, Message, SearchDoc, User
+from convobase.search.index import owner_token
+
+WORDS = (
+    "deploy kubernetes python database index query cache latency budget invoice travel "
+    "recipe garden model token prompt answer search branch merge commit review design "
+    "contract lawyer patient symptom dosage schedule meeting summary report chart revenue "
+    "forecast customer support ticket refund shipping order payment account password login "
+    "session cookie server client request response error retry timeout queue worker thread "
+    "memory storage bucket upload download image audio video document spreadsheet table"
+).split()
+BATCH = 5_000
+
+
+@dataclass
+class Loaded:
+    users: list[tuple[uuid.UUID, str]]  # (id, email)
+    seconds: float
+    conversations: int
+    messages: int
+
+
+def sentence(rng: random.Random, low: int = 8, high: int = 40) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(low, high)))
+
+
+async def _insert(engine: AsyncEngine, table: Any, rows: list[dict[str, Any]]) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(insert(table), rows)
+
+
+async def load(
+    url: str,
+    *,
+    users: int,
+    conversations_per_user: int,
+    messages_per_conversation: int,
+    password_hash: str,
+    seed: int = 7,
+    progress: bool = True,
+) -> Loaded:
+    rng = random.Random(seed)
+    engine = create_async_engine(url)
+    started = time.perf_counter()
+    base = datetime.now(UTC) - timedelta(days=365)
+    user_rows = [
+        {
+            "id": new_id(),
+            "email": f"bench{i}@example.com",
+            "name": f"Bench {i}",
+            "role": "user",
+            "disabled": False,
+            "password_hash": password_hash,
+            "created_at": base,
+            "updated_at": base,
+        }
+        for i in range(users)
+    ]
+    for start in range(0, len(user_rows), BATCH):
+        await _insert(engine, User.__table__, user_rows[start : start + BATCH])
+
+    conversations: list[dict[str, Any]] = []
+    messages: list[dict[str, Any]] = []
+    docs: list[dict[str, Any]] = []
+    total_messages = 0
+    total_conversations = 0
+
+    async def flush() -> None:
+        nonlocal conversations, messages, docs
+        if conversations:
+            await _insert(engine, Conversation.__table__, conversations)
+        if messages:
+            await _insert(engine, Message.__table__, messages)
+        if docs:
+            await _insert(engine, SearchDoc.__table__, docs)
+        conversations, messages, docs = [], [], []
+
+    moment = base
+    for user in user_rows:
+        owner = owner_token(user["id"])
+        for _ in range(conversations_per_user):
+            moment += timedelta(seconds=rng.randint(1, 30))
+            conversation_id = new_id()
+            title = sentence(rng, 2, 6)
+            parent = None
+            for position in range(messages_per_conversation):
+                moment += timedelta(milliseconds=rng.randint(1, 900))
+                message_id = new_id()
+                content = sentence(rng)
+                role = "user" if position % 2 == 0 else "assistant"
+                messages.append(
+                    {
+                        "id": message_id,
+                        "conversation_id": conversation_id,
+                        "user_id": user["id"],
+                        "parent_id": parent,
+                        "role": role,
+                        "parts": [{"type": "text", "text": content}],
+                        "content": content,
+                        "metadata": {},
+                        "status": "complete",
+                        "edit_count": 0,
+                        "created_at": moment,
+                        "updated_at": moment,
+                    }
+                )
+                docs.append(
+                    {
+                        "ref_id": message_id,
+                        "kind": "message",
+                        "user_id": user["id"],
+                        "owner": owner,
+                        "conversation_id": conversation_id,
+                        "message_id": message_id,
+                        "role": role,
+                        "created_at": moment,
+                        "body": content,
+                    }
+                )
+                parent = message_id
+            conversations.append(
+                {
+                    "id": conversation_id,
+                    "user_id": user["id"],
+                    "title": title,
+                    "settings": {},
+                    "tags": [],
+                    "pinned": False,
+                    "archived": False,
+                    "message_count": messages_per_conversation,
+                    "last_message_at": moment,
+                    "last_activity_at": moment,
+                    "current_leaf_id": parent,
+                    "created_at": moment,
+                    "updated_at": moment,
+                }
+            )
+            docs.append(
+                {
+                    "ref_id": conversation_id,
+                    "kind": "title",
+                    "user_id": user["id"],
+                    "owner": owner,
+                    "conversation_id": conversation_id,
+                    "message_id": None,
+                    "role": None,
+                    "created_at": moment,
+                    "body": title,
+                }
+            )
+            total_conversations += 1
+            total_messages += messages_per_conversation
+            if len(messages) >= BATCH:
+                await flush()
+                if progress and total_conversations % 10_000 == 0:
+                    print(
+                        f"  loaded {total_conversations:,} conversations, "
+                        f"{total_messages:,} messages ({time.perf_counter() - started:.0f} s)",
+                        flush=True,
+                    )
+    await flush()
+    await engine.dispose()
+    return Loaded(
+        [(u["id"], u["email"]) for u in user_rows],
+        time.perf_counter() - started,
+        total_conversations,
+        total_messages,
+    )
+
+
+if __name__ == "__main__":  # quick manual check: python benchmarks/dataset.py URL
+    import sys
+
+    result = asyncio.run(
+        load(
+            sys.argv[1],
+            users=10,
+            conversations_per_user=10,
+            messages_per_conversation=10,
+            password_hash="x",
+        )
+    )
+    print(result.seconds, result.conversations, result.messages)

@@ -1,0 +1,118 @@
+"""Run the benchmarks: one command, results in benchmarks/results/*.json and a table.
+
+    python benchmarks/run.py                       # everything, full scale
+    python benchmarks/run.py --only auth           # one suite
+    python benchmarks/run.py --scale 0.05          # a quick, smaller dataset
+
+Every throughput number is reported next to a bare FastAPI echo endpoint measured in the same
+run, because this machine is shared and noisy: the ratio is what the targets are about.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks import bench_auth, bench_conversations
+from benchmarks.loadgen import require_wrk
+
+RESULTS = Path(__file__).resolve().parent / "results"
+console = Console()
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+    }
+
+
+def show(result: dict[str, Any]) -> None:
+    table = Table(title=result["name"])
+    columns = [k for k in result["rows"][0] if k != "metric"]
+    table.add_column("metric")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row in result["rows"]:
+        table.add_row(
+            row["metric"],
+            *(f"{row[c]:,.2f}" if isinstance(row[c], float) else str(row[c]) for c in columns),
+        )
+    console.print(table)
+    checks = Table(title=f"{result['name']}: targets")
+    for column in ("check", "value", "target", "result"):
+        checks.add_column(column)
+    for check in result["checks"]:
+        checks.add_row(
+            check["check"],
+            str(check["value"]),
+            check["target"],
+            "[green]PASS[/green]" if check["ok"] else "[red]BELOW[/red]",
+        )
+    console.print(checks)
+
+
+def save(result: dict[str, Any]) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{result['name']}.json"
+    result = {
+        "measured_at": datetime.now(UTC).isoformat(),
+        "machine": machine(),
+        "tool": "wrk 1 thread",
+        **result,
+    }
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--only", choices=["auth", "conversations"], action="append")
+    parser.add_argument(
+        "--engine",
+        choices=["sqlite", "postgres"],
+        action="append",
+        help="engines for the conversation suite (default: both)",
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="fraction of the 1M-message dataset to load (default 1.0)",
+    )
+    parser.add_argument("--seconds", type=int, default=8, help="seconds per wrk round")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per target")
+    args = parser.parse_args()
+    require_wrk()
+    suites = args.only or ["auth", "conversations"]
+    results = []
+    if "auth" in suites:
+        results.append(bench_auth.run(seconds=args.seconds, rounds=args.rounds, connections=16))
+    if "conversations" in suites:
+        for engine in args.engine or ["sqlite", "postgres"]:
+            results.append(
+                bench_conversations.run(
+                    engine=engine, scale=args.scale, seconds=args.seconds, rounds=args.rounds
+                )
+            )
+    for result in results:
+        show(result)
+        console.print(f"written to {save(result).relative_to(Path.cwd())}")
+
+
+if __name__ == "__main__":
+    main()
