@@ -218,10 +218,13 @@ def _measure(
         "body": json.dumps(body),
         "method": "POST",
     }
-    run_wrk(f"{echo_base}/echo", seconds=2, connections=16, **post)  # type: ignore[arg-type]
+    echo_paths = ["/echo"] * len(paths)  # the same 16 threads x 1 connection as the appends
+    run_wrk(f"{echo_base}/echo", seconds=2, connections=16, paths=echo_paths, **post)  # type: ignore[arg-type]
     echo_runs, append_runs = [], []
     for _ in range(rounds):
-        echo_runs.append(run_wrk(f"{echo_base}/echo", seconds=seconds, connections=16, **post))  # type: ignore[arg-type]
+        echo_runs.append(
+            run_wrk(f"{echo_base}/echo", seconds=seconds, connections=16, paths=echo_paths, **post)  # type: ignore[arg-type]
+        )
         append_runs.append(
             run_wrk(base + paths[0], seconds=seconds, connections=16, paths=paths, **post)
         )  # type: ignore[arg-type]

@@ -38,6 +38,9 @@ class Database:
             # Every session ends in commit or rollback, so the pool's extra rollback on return
             # would only cost another trip to the driver's thread.
             kwargs["pool_reset_on_return"] = None
+            # Each aiosqlite connection is a thread; a few suffice (writers queue on one lock
+            # anyway) and fewer threads contend less for the GIL.
+            kwargs.update(pool_size=pool_size, max_overflow=0)
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)

@@ -50,11 +50,12 @@ async def append(
     # Lock the conversation row first (PostgreSQL FOR UPDATE; SQLite writers are already
     # serialised by BEGIN IMMEDIATE), so concurrent appends chain and count exactly.
     conversation = await conversations.get(db, user.id, conversation_id, for_update=True)
-    parent_id = (
-        data.parent_id if "parent_id" in data.model_fields_set else conversation.current_leaf_id
-    )
-    if parent_id is not None and not await repository.exists_in(db, conversation.id, parent_id):
-        raise _invalid_parent()
+    if "parent_id" in data.model_fields_set:
+        parent_id = data.parent_id
+        if parent_id is not None and not await repository.exists_in(db, conversation.id, parent_id):
+            raise _invalid_parent()
+    else:  # continue the current branch (kept valid by append and delete)
+        parent_id = conversation.current_leaf_id
     parts = data.resolved_parts() or []
     now = utcnow()
     message = Message(
@@ -72,6 +73,7 @@ async def append(
         updated_at=now,
     )
     db.add(message)
+    await index.index_message(db, message)  # same flush, same transaction
     await db.flush()
     await db.execute(
         update(Conversation)
@@ -84,8 +86,6 @@ async def append(
         )
         .execution_options(synchronize_session=False)
     )
-    await index.index_message(db, message)
-    await db.flush()
     return message
 
 
