@@ -39,16 +39,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    try:
-        url = servers.create_pg_database()
-    except servers.PG_DOWN as exc:
-        servers.unavailable(f"PostgreSQL at {servers.PG_ADMIN_DSN}", exc)
-        raise
-    try:
+    with servers.pg_database() as url:
         servers.blocking(upgrade, url)
         yield url
-    finally:
-        servers.drop_pg_database(url)
 
 
 @pytest.fixture(scope="session")

@@ -54,12 +54,5 @@ def test_sqlite_migrations(tmp_path: Path) -> None:
 
 
 def test_postgres_migrations() -> None:
-    try:
-        url = servers.create_pg_database()
-    except servers.PG_DOWN as exc:
-        servers.unavailable(f"PostgreSQL at {servers.PG_ADMIN_DSN}", exc)
-        raise
-    try:
+    with servers.pg_database() as url:
         _check(url)
-    finally:
-        servers.drop_pg_database(url)

@@ -78,6 +78,14 @@ async def search(
     return await _postgres(db, user_id, query, where, limit=limit, after=after)
 
 
+def _keyset(after: tuple[float, int] | None, params: dict[str, Any]) -> str:
+    """Rows after (score, doc_id), the sort key of the last hit served."""
+    if after is None:
+        return ""
+    params.update(after_score=after[0], after_id=after[1])
+    return " AND (score > :after_score OR (score = :after_score AND doc_id > :after_id))"
+
+
 def _sqlite_time(value: datetime | None) -> str | None:
     """The text form SQLAlchemy stores SQLite timestamps in (UTC, naive)."""
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if value else None
@@ -99,10 +107,7 @@ async def _sqlite(
         "stop_mark": STOP,
     }
     extra = _filters(where, params, lambda u: u.hex, _sqlite_time)
-    keyset = ""
-    if after is not None:
-        keyset = " AND (score > :after_score OR (score = :after_score AND doc_id > :after_id))"
-        params.update(after_score=after[0], after_id=after[1])
+    keyset = _keyset(after, params)
     # Only constant fragments are formatted in; every value is a bound parameter.
     sql = f"""
         SELECT * FROM (
@@ -136,10 +141,7 @@ async def _postgres(
         "MinWords=8, MaxFragments=2, FragmentDelimiter=…",
     }
     extra = _filters(where, params, lambda u: u, lambda t: t)
-    keyset = ""
-    if after is not None:
-        keyset = " AND (score > :after_score OR (score = :after_score AND doc_id > :after_id))"
-        params.update(after_score=after[0], after_id=after[1])
+    keyset = _keyset(after, params)
     # Score is the negated rank (lower is better on both engines). The headline is computed
     # for the page only.
     sql = f"""
