@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,7 +71,7 @@ def save(result: dict[str, Any]) -> Path:
     result = {
         "measured_at": datetime.now(UTC).isoformat(),
         "machine": machine(),
-        "tool": "wrk 1 thread",
+        "tool": "wrk",
         **result,
     }
     path.write_text(json.dumps(result, indent=2, default=str) + "\n")

@@ -35,7 +35,8 @@ class Principal:
     via_cookie: bool = False
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool.
     runtime: Runtime = request.app.state.runtime
     return runtime
 
