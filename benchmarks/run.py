@@ -33,10 +33,12 @@ console = Console()
 
 
 def machine() -> dict[str, Any]:
+    wrk = subprocess.run([require_wrk(), "-v"], capture_output=True, text=True, check=False)
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
+        "wrk": (wrk.stdout or wrk.stderr).split("\n")[0],
     }
 
 
