@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import subprocess
@@ -76,8 +77,19 @@ def save(result: dict[str, Any]) -> Path:
         "tool": "wrk",
         **result,
     }
-    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    path.write_text(json.dumps(_without_nan(result), indent=2, default=str) + "\n")
     return path
+
+
+def _without_nan(value: Any) -> Any:
+    """Strict JSON: a measure wrk did not report is null, not NaN."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _without_nan(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_nan(item) for item in value]
+    return value
 
 
 def main() -> None:

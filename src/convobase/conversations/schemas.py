@@ -71,6 +71,12 @@ class ConversationCreate(ConversationFields):
 class ConversationUpdate(ConversationFields):
     """Only the fields present change; `null` clears a field."""
 
+    current_leaf_id: uuid.UUID | None = Field(
+        None,
+        description="Switch branch: the newest message under this one becomes the "
+        "current leaf, where appends without parent_id continue.",
+    )
+
 
 class ConversationOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)

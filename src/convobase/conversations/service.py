@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from convobase.conversations import repository
 from convobase.conversations.schemas import ConversationCreate, ConversationUpdate
 from convobase.db.base import new_id, utcnow
+from convobase.errors import ValidationFailed
+from convobase.messages import repository as messages
 from convobase.models import Conversation, User
 from convobase.search import index
 
@@ -56,6 +58,8 @@ async def update(
             setattr(conversation, name, value)
     if "settings" in fields:
         conversation.settings = data.settings.model_dump(exclude_none=True) if data.settings else {}
+    if "current_leaf_id" in fields:
+        conversation.current_leaf_id = await _branch_leaf(db, conversation, data.current_leaf_id)
     if "tags" in fields:
         conversation.tags = data.tags or []
         await repository.replace_tags(db, conversation, conversation.tags)
@@ -63,6 +67,18 @@ async def update(
     if "title" in fields:
         await index.reindex_title(db, conversation, conversation.created_at)
     return conversation
+
+
+async def _branch_leaf(
+    db: AsyncSession, conversation: Conversation, message_id: uuid.UUID | None
+) -> uuid.UUID | None:
+    if message_id is None:
+        return None
+    if not await messages.exists_in(db, conversation.id, message_id):
+        raise ValidationFailed(
+            "current_leaf_id is not a message of this conversation", code="invalid_leaf"
+        )
+    return await messages.newest_descendant(db, conversation.id, message_id)
 
 
 async def delete(db: AsyncSession, user: User, conversation_id: uuid.UUID) -> None:

@@ -68,6 +68,27 @@ async def ancestors(
     return [row[0] for row in rows]
 
 
+async def newest_descendant(
+    db: AsyncSession, conversation_id: uuid.UUID, start: uuid.UUID
+) -> uuid.UUID:
+    """Follow the newest reply from ``start`` down to a leaf (the branch a switch lands on)."""
+    newest_child = (
+        select(Message.id)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    down = select(literal(start).label("id"), literal(0).label("depth")).cte("down", recursive=True)
+    step = select(
+        newest_child.where(Message.parent_id == down.c.id).scalar_subquery().label("id"),
+        (down.c.depth + 1).label("depth"),
+    ).where(down.c.id.is_not(None))
+    down = down.union_all(step)
+    stmt = select(down.c.id).where(down.c.id.is_not(None)).order_by(down.c.depth.desc()).limit(1)
+    leaf: uuid.UUID = (await db.execute(stmt)).scalar_one()
+    return leaf
+
+
 async def by_ids(db: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, Message]:
     if not ids:
         return {}
