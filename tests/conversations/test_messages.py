@@ -269,14 +269,15 @@ async def test_switching_branch_moves_the_current_leaf(client: httpx.AsyncClient
     question = await append(client, user, cid, "Tell me a joke")
     first = await append(client, user, cid, "Joke one", role="assistant")
     deeper = await append(client, user, cid, "Haha, another")
-    second = await append(client, user, cid, "Joke two", role="assistant",
-                          parent_id=question["id"])
+    second = await append(client, user, cid, "Joke two", role="assistant", parent_id=question["id"])
     conv_url = f"/api/v1/conversations/{cid}"
-    assert (await client.get(conv_url, headers=user.headers)).json()["current_leaf_id"] == \
-        second["id"]
+    assert (await client.get(conv_url, headers=user.headers)).json()["current_leaf_id"] == second[
+        "id"
+    ]
     # Switch back to the first answer: its newest descendant becomes the current leaf.
-    switched = await client.patch(conv_url, headers=user.headers,
-                                  json={"current_leaf_id": first["id"]})
+    switched = await client.patch(
+        conv_url, headers=user.headers, json={"current_leaf_id": first["id"]}
+    )
     assert switched.json()["current_leaf_id"] == deeper["id"]
     path = await listing(client, user, conversation, "leaf_id=current")
     assert [m["content"] for m in path["data"]] == ["Tell me a joke", "Joke one", "Haha, another"]
@@ -284,7 +285,10 @@ async def test_switching_branch_moves_the_current_leaf(client: httpx.AsyncClient
     assert reply["parent_id"] == deeper["id"]
     other = await new_conversation(client, user)
     foreign = await append(client, user, other["id"], "elsewhere")
-    assert_error(await client.patch(conv_url, headers=user.headers,
-                                    json={"current_leaf_id": foreign["id"]}), 422, "invalid_leaf")
+    assert_error(
+        await client.patch(conv_url, headers=user.headers, json={"current_leaf_id": foreign["id"]}),
+        422,
+        "invalid_leaf",
+    )
     after = (await client.get(conv_url, headers=user.headers)).json()
     assert after["current_leaf_id"] == reply["id"]
