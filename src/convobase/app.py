@@ -15,6 +15,7 @@ from convobase.config import Settings
 from convobase.conversations.router import router as conversations_router
 from convobase.conversations.router import session_router as active_conversation_router
 from convobase.errors import install_error_handlers, install_unavailable_handlers
+from convobase.files.router import router as files_router
 from convobase.health import router as health_router
 from convobase.logging import configure_logging
 from convobase.messages.router import router as messages_router
@@ -59,14 +60,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         messages_router,
         agents_router,
         search_router,
+        files_router,
     ):
         app.include_router(router)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_request_bytes,
         access_log=settings.access_log,
+        path_limits={"/api/v1/files": _upload_body_limit(settings)},
     )
     return app
+
+
+def _upload_body_limit(settings: Settings) -> int:
+    """The upload route's body ceiling: the file plus multipart overhead, or base64 JSON."""
+    as_json = settings.upload_json_max_bytes * 4 // 3 + 64 * 1024
+    return max(settings.upload_max_bytes + 64 * 1024, as_json, settings.max_request_bytes)
 
 
 def create_app_from_env() -> FastAPI:

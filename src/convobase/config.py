@@ -93,6 +93,66 @@ class Settings(BaseSettings):
         200, ge=1, description="Live sessions per user; the oldest is revoked beyond."
     )
 
+    storage_backend: Literal["local", "s3"] = Field(
+        "local", description="Where file bytes live: `local` (a folder) or `s3` (S3-compatible)."
+    )
+    storage_dir: Path | None = Field(
+        None, description="Folder of the `local` backend. Default: `files/` in the data folder."
+    )
+    s3_endpoint: str | None = Field(
+        None, description="S3 endpoint URL (MinIO, R2, SeaweedFS...); unset for AWS."
+    )
+    s3_bucket: str | None = Field(None, description="S3 bucket (required for `s3`).")
+    s3_region: str = Field("us-east-1", description="S3 region.")
+    s3_access_key_id: str | None = Field(None, description="S3 access key id.")
+    s3_secret_access_key: SecretStr | None = Field(None, description="S3 secret access key.")
+    s3_path_style: bool = Field(
+        True, description="Path-style S3 URLs (`endpoint/bucket/key`), as most servers want."
+    )
+    s3_prefix: str = Field("", description="Key prefix inside the bucket.")
+    upload_max_bytes: int = Field(
+        50 * 1024 * 1024, ge=1, description="Largest file accepted (413 beyond, while streaming)."
+    )
+    upload_json_max_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=1,
+        description="Largest file accepted as JSON base64 (decoded size; the body is buffered).",
+    )
+    upload_allowed_types: list[str] = Field(
+        default_factory=lambda: [
+            "image/*",
+            "application/pdf",
+            "text/*",
+            "application/json",
+            "audio/*",
+            "video/*",
+            "application/msword",
+            "application/vnd.ms-excel",
+            "application/vnd.ms-powerpoint",
+            "application/vnd.openxmlformats-officedocument.*",
+            "application/vnd.oasis.opendocument.*",
+            "application/rtf",
+        ],
+        description="MIME types accepted, decided from the bytes (`*` wildcards; JSON list).",
+    )
+    download_url_ttl_seconds: int = Field(
+        3600, ge=10, le=7 * 86400, description="Lifetime of a signed `download_url`."
+    )
+    analysis_max_bytes: int = Field(
+        50 * 1024 * 1024, ge=0, description="Files larger than this are not analysed."
+    )
+    analysis_pdf_max_pages: int = Field(
+        50, ge=1, description="PDF pages whose text is extracted for analysis."
+    )
+    analysis_timeout_seconds: float = Field(
+        10.0, gt=0, description="Time budget of one file's analysis."
+    )
+    image_max_pixels: int = Field(
+        89_478_485,
+        ge=1,
+        description="Images above this many pixels are refused (decompression bombs).",
+    )
+
     admin_email: str | None = Field(None, description="Bootstrap admin created by `serve`.")
     admin_password: SecretStr | None = Field(None, description="Bootstrap admin's password.")
 
@@ -101,6 +161,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'convobase.db').resolve()}"
+
+    @property
+    def resolved_storage_dir(self) -> Path:
+        return (self.storage_dir or self.data_dir / "files").resolve()
 
     @property
     def is_sqlite(self) -> bool:

@@ -37,12 +37,14 @@ class RequestContextMiddleware:
         *,
         max_body_bytes: int,
         access_log: bool,
-        unlimited_prefixes: tuple[str, ...] = (),
+        path_limits: dict[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.access_log = access_log
-        self.unlimited_prefixes = unlimited_prefixes
+        # Larger ceilings for the few routes that take big bodies (uploads); the route itself
+        # enforces its exact limit while streaming.
+        self.path_limits = path_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,18 +66,10 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
-        limited = (
-            not scope["path"].startswith(self.unlimited_prefixes)
-            if self.unlimited_prefixes
-            else True
-        )
-        if limited and _declared_length(scope) > self.max_body_bytes:
+        limit = self.path_limits.get(scope["path"], self.max_body_bytes)
+        if _declared_length(scope) > limit:
             await self._send_error(
-                send,
-                413,
-                "payload_too_large",
-                f"Request body exceeds {self.max_body_bytes} bytes",
-                header,
+                send, 413, "payload_too_large", f"Request body exceeds {limit} bytes", header
             )
             status = 413
             self._log(scope, status, started)
@@ -88,24 +82,20 @@ class RequestContextMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     # FastAPI turns errors while reading a body into a 400; the flag lets the
                     # error handler answer 413 instead.
-                    scope["state"][BODY_TOO_LARGE] = self.max_body_bytes
+                    scope["state"][BODY_TOO_LARGE] = limit
                     raise _BodyTooLarge
             return message
 
         try:
-            await self.app(scope, receive_limited if limited else receive, send_wrapper)
+            await self.app(scope, receive_limited, send_wrapper)
         except _BodyTooLarge:
             if not response_started:
                 status = 413
                 await self._send_error(
-                    send,
-                    413,
-                    "payload_too_large",
-                    f"Request body exceeds {self.max_body_bytes} bytes",
-                    header,
+                    send, 413, "payload_too_large", f"Request body exceeds {limit} bytes", header
                 )
         except Exception as exc:
             log.exception("unhandled_error", path=scope["path"], error_type=type(exc).__name__)

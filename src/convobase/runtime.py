@@ -21,6 +21,7 @@ from convobase.backends.limits.redis import RedisRateLimiter
 from convobase.backends.sessions import SessionStore
 from convobase.backends.sessions.redis import RedisSessionStore
 from convobase.backends.sessions.sql import SqlSessionStore
+from convobase.backends.storage import BlobStorage, open_storage
 from convobase.config import Settings
 from convobase.db.engine import Database
 from convobase.models import ApiKey
@@ -36,6 +37,7 @@ class Runtime:
         redis: Redis | None,
         limiter: RateLimiter,
         hasher: PasswordHasher,
+        storage: BlobStorage,
     ) -> None:
         self.settings = settings
         self.secret = settings.secret
@@ -43,6 +45,7 @@ class Runtime:
         self.redis = redis
         self.limiter = limiter
         self.hasher = hasher
+        self.storage = storage
         self._redis_sessions = (
             RedisSessionStore(redis, settings.redis_prefix) if redis is not None else None
         )
@@ -66,9 +69,11 @@ class Runtime:
             redis,
             limiter,
             PasswordHasher.from_settings(settings),
+            open_storage(settings),
         )
 
     async def close(self) -> None:
+        await self.storage.aclose()
         if self.redis is not None:
             await self.redis.aclose()
         await self.database.dispose()

@@ -38,6 +38,10 @@ OWNED_ROUTES: dict[tuple[str, str], Any] = {
     ("PATCH", C + "/tool-runs/{run_id}"): {"status": "running"},
     ("GET", C + "/logs"): None,
     ("POST", C + "/logs"): {"message": "m"},
+    ("GET", "/api/v1/files/{file_id}"): None,
+    ("GET", "/api/v1/files/{file_id}/content"): None,
+    ("GET", "/api/v1/files/{file_id}/versions"): None,
+    ("DELETE", "/api/v1/files/{file_id}"): None,
 }
 GLOBAL_ROUTES = {("PATCH", "/api/v1/admin/users/{user_id}")}
 
@@ -51,7 +55,13 @@ async def owned_rows(client: httpx.AsyncClient, owner: Account) -> dict[str, str
         json={"name": "t"},
     )
     key = await client.post("/api/v1/api-keys", headers=owner.headers, json={"name": "x"})
+    file = await client.post(
+        "/api/v1/files",
+        headers=owner.headers,
+        json={"filename": "private.txt", "data_base64": "c2VjcmV0Cg=="},
+    )
     return {
+        "file_id": file.json()["id"],
         "conversation_id": conversation["id"],
         "message_id": message["id"],
         "run_id": run.json()["id"],

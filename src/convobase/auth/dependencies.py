@@ -14,11 +14,12 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from convobase.auth.tokens import API_KEY_PREFIX, csrf_matches, token_hash
 from convobase.backends.sessions import SessionRecord
 from convobase.db.base import utcnow
-from convobase.db.session import DbSession, after_commit
+from convobase.db.session import DbSession, after_commit, run_after_commit
 from convobase.errors import Forbidden, Unauthorized
 from convobase.models import ApiKey, User
 from convobase.runtime import Runtime
@@ -120,6 +121,22 @@ async def _from_session(
 
 
 async def get_principal(request: Request, db: DbSession, runtime: RuntimeDep) -> Principal:
+    return await resolve_principal(request, db, runtime)
+
+
+async def get_principal_before_body(request: Request, runtime: RuntimeDep) -> Principal:
+    """For routes that stream a large body before they touch the database (uploads).
+
+    The caller is resolved in a short read-only session of its own, so the request's write
+    transaction (on SQLite, the database's single write lock) opens only once the body is in.
+    """
+    async with runtime.database.session(write=False) as db:
+        principal = await resolve_principal(request, db, runtime)
+    await run_after_commit(db)  # the throttled session touch, as after any request
+    return principal
+
+
+async def resolve_principal(request: Request, db: AsyncSession, runtime: Runtime) -> Principal:
     credentials = _credentials(request, runtime.settings.session_cookie_name)
     if credentials is None:
         raise Unauthorized()
@@ -145,4 +162,5 @@ async def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> 
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+PrincipalBeforeBody = Annotated[Principal, Depends(get_principal_before_body)]
 AdminPrincipal = Annotated[Principal, Depends(get_admin)]

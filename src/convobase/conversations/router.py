@@ -89,9 +89,9 @@ async def update_conversation(
 
 @router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_conversation(
-    conversation_id: uuid.UUID, principal: CurrentPrincipal, db: DbSession
+    conversation_id: uuid.UUID, principal: CurrentPrincipal, db: DbSession, runtime: RuntimeDep
 ) -> None:
-    await service.delete(db, principal.user, conversation_id)
+    await service.delete(db, runtime, principal.user, conversation_id)
 
 
 def _session_id(principal: CurrentPrincipal) -> uuid.UUID:

@@ -10,8 +10,10 @@ from convobase.conversations import repository
 from convobase.conversations.schemas import ConversationCreate, ConversationUpdate
 from convobase.db.base import new_id, utcnow
 from convobase.errors import ValidationFailed
+from convobase.files import service as files
 from convobase.messages import repository as messages
 from convobase.models import Conversation, User
+from convobase.runtime import Runtime
 from convobase.search import index
 
 _PLAIN_FIELDS = ("title", "domain", "language", "model", "system_prompt", "pinned", "archived")
@@ -81,8 +83,11 @@ async def _branch_leaf(
     return await messages.newest_descendant(db, conversation.id, message_id)
 
 
-async def delete(db: AsyncSession, user: User, conversation_id: uuid.UUID) -> None:
+async def delete(
+    db: AsyncSession, runtime: Runtime, user: User, conversation_id: uuid.UUID
+) -> None:
     conversation = await repository.get(db, user.id, conversation_id)
+    await files.release_conversation_blobs(db, runtime, conversation.id)
     # Messages, tags, tool runs, logs and search documents go with it (ON DELETE CASCADE).
     await db.delete(conversation)
     await db.flush()

@@ -72,6 +72,15 @@ Part = Annotated[
 ]
 
 
+def file_ids(parts: list[Any]) -> list[uuid.UUID]:
+    """The uploaded files that image and file parts point at."""
+    return [
+        part.file_id
+        for part in parts
+        if isinstance(part, ImagePart | FilePart) and part.file_id is not None
+    ]
+
+
 def flatten(parts: list[Any]) -> str:
     """The searchable text of a message: its text and code, tool names and results."""
     chunks: list[str] = []

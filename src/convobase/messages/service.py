@@ -12,12 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from convobase.conversations import repository as conversations
 from convobase.db.base import new_id, utcnow
 from convobase.errors import ValidationFailed
+from convobase.files import service as files
 from convobase.messages import repository
 from convobase.messages.schemas import (
     FeedbackIn,
     MessageCreate,
     MessageOut,
     MessageUpdate,
+    file_ids,
     flatten,
 )
 from convobase.models import Conversation, Feedback, Message, MessageEdit, User
@@ -57,6 +59,7 @@ async def append(
     else:  # continue the current branch (kept valid by append and delete)
         parent_id = conversation.current_leaf_id
     parts = data.resolved_parts() or []
+    await files.check_references(db, user, file_ids(parts))
     now = utcnow()
     message = Message(
         id=new_id(),
@@ -100,6 +103,8 @@ async def edit(
     message = await repository.get(db, user.id, conversation_id, message_id)
     fields = data.model_fields_set
     parts = data.resolved_parts()
+    if parts is not None:
+        await files.check_references(db, user, file_ids(parts))
     if parts is not None or "metadata" in fields:
         db.add(
             MessageEdit(

@@ -5,6 +5,7 @@ from convobase.models.agent import AgentLog, Feedback, ToolRun
 from convobase.models.api_key import ApiKey
 from convobase.models.auth_session import AuthSession
 from convobase.models.conversation import Conversation, ConversationTag
+from convobase.models.file import Blob, File
 from convobase.models.message import Message, MessageEdit
 from convobase.models.search_doc import SearchDoc
 from convobase.models.user import User
@@ -14,9 +15,11 @@ __all__ = [
     "ApiKey",
     "AuthSession",
     "Base",
+    "Blob",
     "Conversation",
     "ConversationTag",
     "Feedback",
+    "File",
     "Message",
     "MessageEdit",
     "SearchDoc",
