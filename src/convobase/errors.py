@@ -182,10 +182,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def install_unavailable_handlers(app: FastAPI) -> None:
-    """A database or Redis that is down, locked or slow is a temporary 503, not a bug."""
+    """A database, Redis or file store that is down, locked or slow is a 503, not a bug."""
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
     from sqlalchemy.exc import InterfaceError, OperationalError
+
+    from convobase.backends.storage import StorageUnavailable
 
     def handler(code: str, what: str) -> Any:
         async def respond(_: Request, exc: Exception) -> JSONResponse:
@@ -199,11 +201,17 @@ def install_unavailable_handlers(app: FastAPI) -> None:
 
         return respond
 
-    causes: dict[str, tuple[type[Exception], ...]] = {
-        "database": (OperationalError, InterfaceError, ConnectionRefusedError, TimeoutError),
-        "session and rate-limit store": (RedisConnectionError, RedisTimeoutError),
+    causes: dict[str, tuple[str, tuple[type[Exception], ...]]] = {
+        "database": (
+            "database_unavailable",
+            (OperationalError, InterfaceError, ConnectionRefusedError, TimeoutError),
+        ),
+        "session and rate-limit store": (
+            "store_unavailable",
+            (RedisConnectionError, RedisTimeoutError),
+        ),
+        "file storage": ("storage_unavailable", (StorageUnavailable,)),
     }
-    for what, exc_types in causes.items():
-        code = "database_unavailable" if what == "database" else "store_unavailable"
+    for what, (code, exc_types) in causes.items():
         for exc_type in exc_types:
             app.add_exception_handler(exc_type, handler(code, what))

@@ -1,4 +1,4 @@
-"""/healthz: the process is alive. /readyz: the database and session store answer (else 503)."""
+"""/healthz: the process is alive. /readyz: the database, session store and file storage answer."""
 
 from __future__ import annotations
 
@@ -31,7 +31,10 @@ async def _check(name: str, probe: Any) -> tuple[str, str | None]:
 @router.get("/readyz", response_model=None)
 async def readyz(request: Request) -> JSONResponse | dict[str, Any]:
     runtime: Runtime = request.app.state.runtime
-    probes = [_check("database", runtime.database.ping())]
+    probes = [
+        _check("database", runtime.database.ping()),
+        _check("storage", runtime.storage.ping()),
+    ]
     if runtime.redis is not None:
         probes.append(_check("redis", runtime.redis.ping()))
     results = dict(await asyncio.gather(*probes))

@@ -76,7 +76,43 @@ async def test_ready_is_503_when_redis_is_down(tmp_path: Path, sqlite_url: str) 
         make_settings(tmp_path, database_url=sqlite_url, redis_url="redis://127.0.0.1:1/0")
     )
     error = assert_error(await _ready_status(app), 503, "not_ready")
-    assert error["details"]["checks"] == {"database": "ok", "redis": "unavailable"}
+    assert error["details"]["checks"] == {
+        "database": "ok",
+        "storage": "ok",
+        "redis": "unavailable",
+    }
+
+
+async def test_file_storage_outage_is_503(tmp_path: Path, sqlite_url: str) -> None:
+    # An S3 endpoint where nothing listens: readiness says so, and uploads are a 503, not a 500.
+    app = create_app(
+        make_settings(
+            tmp_path,
+            database_url=sqlite_url,
+            storage_backend="s3",
+            s3_endpoint="http://127.0.0.1:1",
+            s3_bucket="nowhere",
+            s3_access_key_id="key",
+            s3_secret_access_key="secret",
+        )
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            error = assert_error(await c.get("/readyz"), 503, "not_ready")
+            assert error["details"]["checks"]["storage"] == "unavailable"
+            signup = await c.post(
+                "/api/v1/auth/signup",
+                json={"email": "files@example.com", "password": "x" * 12},
+            )
+            token = signup.json()["session"]["token"]
+            response = await c.post(
+                "/api/v1/files",
+                headers={"Authorization": f"Bearer {token}"},
+                files={"file": ("a.txt", b"hello\n")},
+            )
+    assert_error(response, 503, "storage_unavailable")
+    assert list((tmp_path / "data" / "tmp").glob("*")) == []
 
 
 async def test_ready_is_503_when_database_is_down(tmp_path: Path) -> None:
