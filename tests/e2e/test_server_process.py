@@ -102,3 +102,39 @@ def test_signup_login_me_logout_over_http(server: str) -> None:
             headers={"Authorization": f"Bearer {admin.json()['session']['token']}"},
         )
         assert {u["email"] for u in users.json()["data"]} == {"e2e@example.com", "boss@example.com"}
+
+
+def test_streamed_upload_and_signed_download_over_http(server: str) -> None:
+    """A multi-megabyte upload arrives in many chunks through the real server."""
+    import hashlib
+
+    lines = b"".join(b"line %07d of a long text file\n" % i for i in range(120_000))  # ~4 MB
+    with httpx.Client(base_url=server, timeout=30) as client:
+        signed = client.post(
+            "/api/v1/auth/signup", json={"email": "files@example.com", "password": "files e2e pass"}
+        )
+        headers = {"Authorization": f"Bearer {signed.json()['session']['token']}"}
+        client.cookies.clear()
+
+        def body() -> Iterator[bytes]:  # a generator: sent with chunked transfer encoding
+            boundary = b"e2eboundary"
+            yield b"--" + boundary + b"\r\n"
+            yield b'Content-Disposition: form-data; name="file"; filename="long.txt"\r\n'
+            yield b"Content-Type: text/plain\r\n\r\n"
+            for start in range(0, len(lines), 65536):
+                yield lines[start : start + 65536]
+            yield b"\r\n--" + boundary + b"--\r\n"
+
+        response = client.post(
+            "/api/v1/files",
+            headers={**headers, "Content-Type": "multipart/form-data; boundary=e2eboundary"},
+            content=body(),
+        )
+        assert response.status_code == 201, response.text
+        file = response.json()
+        assert file["size"] == len(lines)
+        assert file["sha256"] == hashlib.sha256(lines).hexdigest()
+        assert file["analysis"]["lines"] == 120_000
+        download = httpx.get(file["download_url"], timeout=30)  # no credentials
+        assert download.status_code == 200
+        assert hashlib.sha256(download.content).hexdigest() == file["sha256"]

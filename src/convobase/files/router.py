@@ -58,7 +58,9 @@ _UPLOAD_BODY: dict[str, Any] = {
 
 
 async def _out(runtime: Runtime, request: Request, file: File) -> FileOut:
-    url = await service.download_url(runtime, file, str(request.base_url))
+    # Links must work from outside: the configured public address wins over the one we saw.
+    base = runtime.settings.public_url or str(request.base_url)
+    url = await service.download_url(runtime, file, base)
     return FileOut.model_validate(file).model_copy(update={"download_url": url})
 
 
