@@ -15,6 +15,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -26,20 +27,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import bench_auth, bench_conversations
+from benchmarks import bench_auth, bench_conversations, bench_files
 from benchmarks.loadgen import require_wrk
 
+SUITES = ["auth", "conversations", "files"]
 RESULTS = Path(__file__).resolve().parent / "results"
 console = Console()
 
 
 def machine() -> dict[str, Any]:
-    wrk = subprocess.run([require_wrk(), "-v"], capture_output=True, text=True, check=False)
+    wrk, version = shutil.which("wrk"), None  # the files suite runs without wrk
+    if wrk:
+        out = subprocess.run([wrk, "-v"], capture_output=True, text=True, check=False)
+        version = (out.stdout or out.stderr).split("\n")[0]
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
-        "wrk": (wrk.stdout or wrk.stderr).split("\n")[0],
+        "wrk": version,
     }
 
 
@@ -96,7 +101,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--only", choices=["auth", "conversations"], action="append")
+    parser.add_argument("--only", choices=SUITES, action="append")
     parser.add_argument(
         "--engine",
         choices=["sqlite", "postgres"],
@@ -111,9 +116,13 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=int, default=8, help="seconds per wrk round")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per target")
+    parser.add_argument(
+        "--file-rounds", type=int, default=10, help="10 MB upload/download rounds (files suite)"
+    )
     args = parser.parse_args()
-    require_wrk()
-    suites = args.only or ["auth", "conversations"]
+    suites = args.only or SUITES
+    if {"auth", "conversations"} & set(suites):
+        require_wrk()
     results = []
     if "auth" in suites:
         results.append(bench_auth.run(seconds=args.seconds, rounds=args.rounds, connections=16))
@@ -124,6 +133,8 @@ def main() -> None:
                     engine=engine, scale=args.scale, seconds=args.seconds, rounds=args.rounds
                 )
             )
+    if "files" in suites:
+        results.append(bench_files.run(rounds=args.file_rounds))
     for result in results:
         show(result)
         console.print(f"written to {save(result).relative_to(Path.cwd())}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, status
 
 from convobase.agents import service
 from convobase.agents.schemas import (
@@ -20,18 +20,10 @@ from convobase.agents.schemas import (
     ToolStatus,
 )
 from convobase.auth.dependencies import CurrentPrincipal, RuntimeDep
-from convobase.db.pagination import cursor_uuid, decode_cursor, page_of
+from convobase.db.pagination import PageCursor, PageLimit, id_from_cursor, page_of
 from convobase.db.session import DbSession
-from convobase.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1/conversations/{conversation_id}", tags=["agents"])
-
-Limit = Annotated[int, Query(ge=1, le=200)]
-Cursor = Annotated[str | None, Query(max_length=512)]
-
-
-def _after(runtime: Runtime, cursor: str | None) -> uuid.UUID | None:
-    return cursor_uuid(decode_cursor(runtime.secret, cursor, 1)[0]) if cursor else None
 
 
 @router.post("/tool-runs", status_code=status.HTTP_201_CREATED, response_model=ToolRunOut)
@@ -49,8 +41,8 @@ async def list_tool_runs(
     principal: CurrentPrincipal,
     db: DbSession,
     runtime: RuntimeDep,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
     status: ToolStatus | None = None,
 ) -> ToolRunPage:
     rows = await service.list_tool_runs(
@@ -58,7 +50,7 @@ async def list_tool_runs(
         principal.user,
         conversation_id,
         limit=limit + 1,
-        after=_after(runtime, cursor),
+        after=id_from_cursor(runtime.secret, cursor),
         status=status,
     )
     rows, next_cursor = page_of(rows, limit, runtime.secret, lambda r: (r.id,))
@@ -103,15 +95,15 @@ async def list_logs(
     db: DbSession,
     runtime: RuntimeDep,
     where: Annotated[LogFilter, Depends()],
-    limit: Limit = 100,
-    cursor: Cursor = None,
+    limit: PageLimit = 100,
+    cursor: PageCursor = None,
 ) -> AgentLogPage:
     rows = await service.list_logs(
         db,
         principal.user,
         conversation_id,
         limit=limit + 1,
-        after=_after(runtime, cursor),
+        after=id_from_cursor(runtime.secret, cursor),
         where=where,
     )
     rows, next_cursor = page_of(rows, limit, runtime.secret, lambda r: (r.id,))

@@ -14,7 +14,9 @@ import json
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Query
 
 from convobase.errors import BadRequest
 
@@ -82,3 +84,13 @@ def page_of(
     if len(rows) > limit:
         return rows[:limit], encode_cursor(secret, *key(rows[limit - 1]))
     return rows, None
+
+
+def id_from_cursor(secret: bytes, cursor: str | None) -> uuid.UUID | None:
+    """The row id an id-keyed cursor carries (None for the first page; a bad cursor is a 400)."""
+    return cursor_uuid(decode_cursor(secret, cursor, 1)[0]) if cursor else None
+
+
+# Query parameters of every keyset-paginated list.
+PageLimit = Annotated[int, Query(ge=1, le=200)]
+PageCursor = Annotated[str | None, Query(max_length=512)]

@@ -12,7 +12,7 @@ from convobase.auth.dependencies import (
     RuntimeDep,
     resolve_principal,
 )
-from convobase.db.pagination import cursor_uuid, decode_cursor, page_of
+from convobase.db.pagination import PageCursor, PageLimit, id_from_cursor, page_of
 from convobase.db.session import DbSession
 from convobase.files import download, receive, repository, service
 from convobase.files.schemas import FileOut, FilePage, FileVersions
@@ -21,8 +21,6 @@ from convobase.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1/files", tags=["files"])
 
-Limit = Annotated[int, Query(ge=1, le=200)]
-Cursor = Annotated[str | None, Query(max_length=512)]
 
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
@@ -94,10 +92,10 @@ async def list_files(
     db: DbSession,
     runtime: RuntimeDep,
     conversation_id: uuid.UUID | None = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
 ) -> FilePage:
-    before = cursor_uuid(decode_cursor(runtime.secret, cursor, 1)[0]) if cursor else None
+    before = id_from_cursor(runtime.secret, cursor)
     rows = await service.list_files(
         db, principal.user, conversation_id=conversation_id, before=before, limit=limit + 1
     )

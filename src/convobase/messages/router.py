@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response, status
 
 from convobase.auth.dependencies import CurrentPrincipal, RuntimeDep
-from convobase.db.pagination import cursor_uuid, decode_cursor, encode_cursor
+from convobase.db.pagination import encode_cursor, id_from_cursor
 from convobase.db.session import DbSession
 from convobase.errors import ValidationFailed
 from convobase.messages import repository, service
@@ -68,7 +68,7 @@ async def list_messages(
         Query(max_length=64, description="A message id or 'current': the path to that leaf"),
     ] = None,
 ) -> MessagePage:
-    after = cursor_uuid(decode_cursor(runtime.secret, cursor, 1)[0]) if cursor else None
+    after = id_from_cursor(runtime.secret, cursor)
     listing = await service.list_messages(
         db,
         principal.user,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from convobase.auth.dependencies import AdminPrincipal, RuntimeDep
 from convobase.auth.schemas import UserOut
-from convobase.db.pagination import cursor_uuid, decode_cursor, page_of
+from convobase.db.pagination import PageCursor, PageLimit, id_from_cursor, page_of
 from convobase.db.session import DbSession
 from convobase.users import repository, service
 from convobase.users.schemas import AdminUserUpdateIn, Role, UserPageOut
@@ -22,14 +22,14 @@ async def list_users(
     _: AdminPrincipal,
     db: DbSession,
     runtime: RuntimeDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
     role: Role | None = None,
     disabled: bool | None = None,
     email: Annotated[str | None, Query(max_length=320, description="Email prefix")] = None,
     include_total: bool = False,
 ) -> UserPageOut:
-    before = cursor_uuid(decode_cursor(runtime.secret, cursor, 1)[0]) if cursor else None
+    before = id_from_cursor(runtime.secret, cursor)
     where = repository.UserFilter(role, disabled, email.lower() if email else None)
     rows = await repository.page(db, limit=limit + 1, before_id=before, where=where)
     rows, next_cursor = page_of(rows, limit, runtime.secret, lambda u: (u.id,))
