@@ -78,3 +78,16 @@ async def append(
     )
     assert response.status_code == 201, response.text
     return dict(response.json())
+
+
+async def make_admin(client: httpx.AsyncClient, app: Any, email: str | None = None) -> Account:
+    """A signed-up account promoted to admin directly in the database."""
+    from sqlalchemy import update
+
+    from convobase.models import User
+
+    account = await signup(client, email)
+    async with app.state.runtime.database.session() as db:
+        await db.execute(update(User).where(User.email == account.email).values(role="admin"))
+        await db.commit()
+    return account

@@ -20,8 +20,13 @@ from convobase.health import router as health_router
 from convobase.logging import configure_logging
 from convobase.messages.router import router as messages_router
 from convobase.middleware import RequestContextMiddleware
+from convobase.preferences.router import router as preferences_router
+from convobase.quotas.router import admin_router as admin_quotas_router
+from convobase.quotas.router import router as quotas_router
 from convobase.runtime import Runtime
 from convobase.search.router import router as search_router
+from convobase.usage.router import admin_router as admin_usage_router
+from convobase.usage.router import router as usage_router
 from convobase.users.router import router as admin_users_router
 
 
@@ -61,6 +66,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         agents_router,
         search_router,
         files_router,
+        preferences_router,
+        usage_router,
+        admin_usage_router,
+        quotas_router,
+        admin_quotas_router,
     ):
         app.include_router(router)
     app.add_middleware(

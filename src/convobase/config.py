@@ -153,6 +153,22 @@ class Settings(BaseSettings):
         description="Images above this many pixels are refused (decompression bombs).",
     )
 
+    usage_max_range_days: int = Field(
+        400, ge=1, le=3660, description="Longest date range a usage summary or export covers."
+    )
+    quota_requests_per_day: int | None = Field(
+        None, ge=0, description="Default requests per user per UTC day (unset: unlimited)."
+    )
+    quota_tokens_per_month: int | None = Field(
+        None, ge=0, description="Default tokens per user per UTC month (unset: unlimited)."
+    )
+    quota_cost_per_month_usd: float | None = Field(
+        None, ge=0, description="Default spend per user per UTC month in USD (unset: unlimited)."
+    )
+    quota_reservation_seconds: int = Field(
+        600, ge=1, le=86400, description="How long an unsettled quota reservation holds."
+    )
+
     admin_email: str | None = Field(None, description="Bootstrap admin created by `serve`.")
     admin_password: SecretStr | None = Field(None, description="Bootstrap admin's password.")
 

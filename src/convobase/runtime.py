@@ -18,6 +18,9 @@ from convobase.auth.passwords import PasswordHasher
 from convobase.backends.limits import RateLimiter
 from convobase.backends.limits.memory import MemoryRateLimiter
 from convobase.backends.limits.redis import RedisRateLimiter
+from convobase.backends.quotas import Counted, QuotaStore
+from convobase.backends.quotas.redis import RedisQuotaStore
+from convobase.backends.quotas.sql import SqlQuotaStore, used_from_rollups
 from convobase.backends.sessions import SessionStore
 from convobase.backends.sessions.redis import RedisSessionStore
 from convobase.backends.sessions.sql import SqlSessionStore
@@ -49,6 +52,11 @@ class Runtime:
         self._redis_sessions = (
             RedisSessionStore(redis, settings.redis_prefix) if redis is not None else None
         )
+        self.quotas: QuotaStore = (
+            RedisQuotaStore(redis, settings.redis_prefix, self._settled_usage)
+            if redis is not None
+            else SqlQuotaStore(database)
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -71,6 +79,11 @@ class Runtime:
             PasswordHasher.from_settings(settings),
             open_storage(settings),
         )
+
+    async def _settled_usage(self, user_id: uuid.UUID, now: datetime) -> Counted:
+        """The database's count of a user's usage, to seed a missing Redis quota counter."""
+        async with self.database.session(write=False) as db:
+            return await used_from_rollups(db, user_id, now)
 
     async def close(self) -> None:
         await self.storage.aclose()

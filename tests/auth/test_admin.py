@@ -6,20 +6,15 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
 
-from convobase.models import User
+from tests import helpers
 from tests.helpers import Account, assert_error, signup
 
 pytestmark = pytest.mark.usefixtures("app")
 
 
 async def make_admin(client: httpx.AsyncClient, app: Any) -> Account:
-    account = await signup(client, "root@example.com")
-    async with app.state.runtime.database.session() as db:
-        await db.execute(update(User).where(User.email == account.email).values(role="admin"))
-        await db.commit()
-    return account
+    return await helpers.make_admin(client, app, "root@example.com")
 
 
 async def test_non_admin_is_403(client: httpx.AsyncClient) -> None:

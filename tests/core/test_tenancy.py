@@ -15,6 +15,12 @@ from tests.helpers import Account, append, assert_error, new_conversation, signu
 
 pytestmark = pytest.mark.usefixtures("app")
 
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"quota_requests_per_day": 1000}  # so reservations are real rows
+
+
 C = "/api/v1/conversations/{conversation_id}"
 M = C + "/messages/{message_id}"
 MESSAGE = {"role": "user", "content": "hi"}
@@ -42,8 +48,20 @@ OWNED_ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "/api/v1/files/{file_id}/content"): None,
     ("GET", "/api/v1/files/{file_id}/versions"): None,
     ("DELETE", "/api/v1/files/{file_id}"): None,
+    ("POST", "/api/v1/quotas/reservations/{reservation_id}/commit"): {"model": "gpt-4o"},
+    ("DELETE", "/api/v1/quotas/reservations/{reservation_id}"): None,
 }
-GLOBAL_ROUTES = {("PATCH", "/api/v1/admin/users/{user_id}")}
+GLOBAL_ROUTES = {
+    ("PATCH", "/api/v1/admin/users/{user_id}"),
+    ("GET", "/api/v1/admin/users/{user_id}/quota"),
+    ("PUT", "/api/v1/admin/model-prices/{model}"),
+    ("DELETE", "/api/v1/admin/model-prices/{model}"),
+    # Their path parameters name a key of the preferences schema or a built-in preset, not a
+    # row: the caller's own preferences row is found by principal (tests/preferences/).
+    ("GET", "/api/v1/preferences/{path}"),
+    ("PUT", "/api/v1/preferences/{path}"),
+    ("POST", "/api/v1/preferences/presets/{name}/apply"),
+}
 
 
 async def owned_rows(client: httpx.AsyncClient, owner: Account) -> dict[str, str]:
@@ -60,7 +78,9 @@ async def owned_rows(client: httpx.AsyncClient, owner: Account) -> dict[str, str
         headers=owner.headers,
         json={"filename": "private.txt", "data_base64": "c2VjcmV0Cg=="},
     )
+    reservation = await client.post("/api/v1/quotas/reservations", headers=owner.headers, json={})
     return {
+        "reservation_id": reservation.json()["id"],
         "file_id": file.json()["id"],
         "conversation_id": conversation["id"],
         "message_id": message["id"],

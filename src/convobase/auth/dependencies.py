@@ -124,11 +124,13 @@ async def get_principal(request: Request, db: DbSession, runtime: RuntimeDep) ->
     return await resolve_principal(request, db, runtime)
 
 
-async def get_principal_before_body(request: Request, runtime: RuntimeDep) -> Principal:
-    """For routes that stream a large body before they touch the database (uploads).
+async def get_principal_outside_transaction(request: Request, runtime: RuntimeDep) -> Principal:
+    """For routes that must not hold a write transaction while they wait: uploads streaming a
+    large body, quota reservations committing in a store's own transaction.
 
     The caller is resolved in a short read-only session of its own, so the request's write
-    transaction (on SQLite, the database's single write lock) opens only once the body is in.
+    transaction (on SQLite, the database's single write lock) opens only when the route first
+    writes, if ever.
     """
     async with runtime.database.session(write=False) as db:
         principal = await resolve_principal(request, db, runtime)
@@ -162,5 +164,5 @@ async def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> 
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
-PrincipalBeforeBody = Annotated[Principal, Depends(get_principal_before_body)]
+PrincipalOutsideTransaction = Annotated[Principal, Depends(get_principal_outside_transaction)]
 AdminPrincipal = Annotated[Principal, Depends(get_admin)]

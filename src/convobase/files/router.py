@@ -8,7 +8,7 @@ from starlette.responses import StreamingResponse
 
 from convobase.auth.dependencies import (
     CurrentPrincipal,
-    PrincipalBeforeBody,
+    PrincipalOutsideTransaction,
     RuntimeDep,
     resolve_principal,
 )
@@ -70,10 +70,10 @@ async def _out(runtime: Runtime, request: Request, file: File) -> FileOut:
     summary="Upload a file (multipart field `file`, or JSON with `data_base64`)",
 )
 async def upload_file(
-    request: Request, principal: PrincipalBeforeBody, db: DbSession, runtime: RuntimeDep
+    request: Request, principal: PrincipalOutsideTransaction, db: DbSession, runtime: RuntimeDep
 ) -> FileOut:
     # The body streams to a temporary file before the database is touched (see
-    # get_principal_before_body): no transaction is open while bytes arrive.
+    # get_principal_outside_transaction): no transaction is open while bytes arrive.
     upload = await receive.receive(request, service.policy(runtime.settings))
     try:
         await service.check_target(runtime, principal.user, upload)

@@ -7,7 +7,16 @@ from convobase.models.auth_session import AuthSession
 from convobase.models.conversation import Conversation, ConversationTag
 from convobase.models.file import Blob, File
 from convobase.models.message import Message, MessageEdit
+from convobase.models.preference import Preference
 from convobase.models.search_doc import SearchDoc
+from convobase.models.usage import (
+    ModelPrice,
+    QuotaReservation,
+    UsageDaily,
+    UsageEvent,
+    UsageLatencyDaily,
+    UserQuota,
+)
 from convobase.models.user import User
 
 __all__ = [
@@ -22,7 +31,14 @@ __all__ = [
     "File",
     "Message",
     "MessageEdit",
+    "ModelPrice",
+    "Preference",
+    "QuotaReservation",
     "SearchDoc",
     "ToolRun",
+    "UsageDaily",
+    "UsageEvent",
+    "UsageLatencyDaily",
     "User",
+    "UserQuota",
 ]

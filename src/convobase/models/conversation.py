@@ -15,6 +15,7 @@ class Conversation(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         # The list: newest activity first, per owner, keyset on (activity, id).
         Index("ix_conversations_user_activity", "user_id", "last_activity_at", "id"),
+        Index("ix_conversations_user_id_id", "user_id", "id"),
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

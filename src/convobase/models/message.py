@@ -16,6 +16,8 @@ class Message(IdMixin, Base):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        # Counting a user's messages over a time range (UUIDv7 ids are time-ordered).
+        Index("ix_messages_user_id_id", "user_id", "id"),
         Index("ix_messages_conversation_parent", "conversation_id", "parent_id"),
     )
 

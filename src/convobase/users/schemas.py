@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from convobase.auth.schemas import UserOut
+from convobase.quotas.schemas import QuotaIn
 
 Role = Literal["user", "admin"]
 
@@ -14,6 +15,9 @@ class AdminUserUpdateIn(BaseModel):
 
     role: Role | None = None
     disabled: bool | None = None
+    quota: QuotaIn | None = Field(
+        None, description="The user's limits; null fields fall back to the defaults."
+    )
 
 
 class UserPageOut(BaseModel):

@@ -12,6 +12,8 @@ from convobase.auth.passwords import PasswordHasher
 from convobase.config import Settings
 from convobase.errors import Conflict, NotFound, ValidationFailed
 from convobase.models import User
+from convobase.quotas import service as quotas
+from convobase.quotas.schemas import QuotaIn
 from convobase.users import repository
 from convobase.users.schemas import AdminUserUpdateIn
 
@@ -75,9 +77,7 @@ async def create_user(
 async def admin_update(
     db: AsyncSession, runtime: Runtime, admin: User, user_id: uuid.UUID, data: AdminUserUpdateIn
 ) -> User:
-    user = await repository.get(db, user_id)
-    if user is None:
-        raise NotFound("User not found")
+    user = await get_user(db, user_id)
     fields = data.model_fields_set
     demoting = "role" in fields and data.role is not None and data.role != "admin"
     disabling = "disabled" in fields and bool(data.disabled)
@@ -95,5 +95,14 @@ async def admin_update(
         if data.disabled:
             # Refused at once anyway (every request checks the flag); this frees the store too.
             await runtime.session_store(db).revoke_all(user.id)
+    if "quota" in fields:
+        await quotas.set_user_quota(db, user.id, data.quota or QuotaIn())
     await db.flush()
+    return user
+
+
+async def get_user(db: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await repository.get(db, user_id)
+    if user is None:
+        raise NotFound("User not found")
     return user

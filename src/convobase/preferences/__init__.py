@@ -1,0 +1,1 @@
+"""User preferences: a typed document with defaults, merge-patched, dotted paths, presets."""

@@ -1,0 +1,251 @@
+"""Usage queries: the event insert with its rollups, and the summaries read from the rollups."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from convobase.db.tenancy import owned_by
+from convobase.models import Conversation, File, Message, UsageEvent, User
+from convobase.models.usage import SYSTEM_ID, UsageDaily, UsageLatencyDaily
+
+# Latency histogram: bucket b holds [GROWTH**b - 1, GROWTH**(b+1) - 1) ms, so a p95 read from
+# it is within 25% of the exact value (reported as the bucket's upper bound).
+GROWTH = 1.25
+
+
+def latency_bucket(latency_ms: int) -> int:
+    return int(math.log(latency_ms + 1, GROWTH))
+
+
+def bucket_upper_ms(bucket: int) -> float:
+    return round(GROWTH ** (bucket + 1) - 1, 1)
+
+
+def _insert(db: AsyncSession) -> Any:
+    return postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+async def add_rollups(db: AsyncSession, event: UsageEvent) -> None:
+    """Fold ``event`` into the daily rollups of its user and of the whole system."""
+    insert = _insert(db)
+    day = event.occurred_at.date()
+    failed = 0 if event.status == "success" else 1
+    cost = event.cost_usd if event.cost_usd is not None else Decimal(0)
+    unpriced = 1 if event.cost_usd is None and event.model else 0
+    latency = event.latency_ms
+    for scope in (event.user_id, SYSTEM_ID):
+        values = {
+            "user_id": scope,
+            "day": day,
+            "provider": event.provider or "",
+            "model": event.model or "",
+            "requests": 1,
+            "errors": failed,
+            "input_tokens": event.input_tokens,
+            "output_tokens": event.output_tokens,
+            "cached_tokens": event.cached_tokens,
+            "cost_usd": cost,
+            "unpriced": unpriced,
+            "latency_ms_sum": latency or 0,
+            "latency_count": 0 if latency is None else 1,
+        }
+        stmt = insert(UsageDaily).values(**values)
+        counters = [k for k in values if k not in ("user_id", "day", "provider", "model")]
+        await db.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["user_id", "day", "provider", "model"],
+                set_={k: getattr(UsageDaily, k) + stmt.excluded[k] for k in counters},
+            )
+        )
+        if latency is not None:
+            hist = insert(UsageLatencyDaily).values(
+                user_id=scope, day=day, bucket=latency_bucket(latency), count=1
+            )
+            await db.execute(
+                hist.on_conflict_do_update(
+                    index_elements=["user_id", "day", "bucket"],
+                    set_={"count": UsageLatencyDaily.count + 1},
+                )
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: date  # inclusive
+    end: date  # inclusive
+    start_at: datetime
+    end_at: datetime
+
+
+def _daily_scope(user_id: uuid.UUID, window: Window) -> ColumnElement[bool]:
+    return and_(
+        UsageDaily.user_id == user_id, UsageDaily.day >= window.start, UsageDaily.day <= window.end
+    )
+
+
+_TOKENS = UsageDaily.input_tokens + UsageDaily.output_tokens
+
+
+async def totals(db: AsyncSession, user_id: uuid.UUID, window: Window) -> dict[str, Any]:
+    stmt = select(
+        func.coalesce(func.sum(UsageDaily.requests), 0),
+        func.coalesce(func.sum(UsageDaily.errors), 0),
+        func.coalesce(func.sum(UsageDaily.input_tokens), 0),
+        func.coalesce(func.sum(UsageDaily.output_tokens), 0),
+        func.coalesce(func.sum(UsageDaily.cached_tokens), 0),
+        func.coalesce(func.sum(UsageDaily.cost_usd), 0),
+        func.coalesce(func.sum(UsageDaily.unpriced), 0),
+        func.coalesce(func.sum(UsageDaily.latency_ms_sum), 0),
+        func.coalesce(func.sum(UsageDaily.latency_count), 0),
+    ).where(_daily_scope(user_id, window))
+    row = (await db.execute(stmt)).one()
+    keys = [
+        "requests",
+        "errors",
+        "input_tokens",
+        "output_tokens",
+        "cached_tokens",
+        "cost_usd",
+        "unpriced",
+        "latency_ms_sum",
+        "latency_count",
+    ]
+    return dict(zip(keys, row, strict=True))
+
+
+async def breakdown(
+    db: AsyncSession, user_id: uuid.UUID, window: Window, column: Any
+) -> list[tuple[str, int, int, Decimal]]:
+    stmt = (
+        select(
+            column,
+            func.sum(UsageDaily.requests),
+            func.sum(_TOKENS),
+            func.sum(UsageDaily.cost_usd),
+        )
+        .where(_daily_scope(user_id, window))
+        .group_by(column)
+        .order_by(func.sum(UsageDaily.requests).desc())
+    )
+    return [tuple(row) for row in (await db.execute(stmt)).all()]
+
+
+async def daily(
+    db: AsyncSession, user_id: uuid.UUID, window: Window
+) -> list[tuple[date, int, int, Decimal]]:
+    stmt = (
+        select(
+            UsageDaily.day,
+            func.sum(UsageDaily.requests),
+            func.sum(_TOKENS),
+            func.sum(UsageDaily.cost_usd),
+        )
+        .where(_daily_scope(user_id, window))
+        .group_by(UsageDaily.day)
+        .order_by(UsageDaily.day)
+    )
+    return [tuple(row) for row in (await db.execute(stmt)).all()]  # type: ignore[misc]
+
+
+async def latency_histogram(
+    db: AsyncSession, user_id: uuid.UUID, window: Window
+) -> list[tuple[int, int]]:
+    stmt = (
+        select(UsageLatencyDaily.bucket, func.sum(UsageLatencyDaily.count))
+        .where(
+            UsageLatencyDaily.user_id == user_id,
+            UsageLatencyDaily.day >= window.start,
+            UsageLatencyDaily.day <= window.end,
+        )
+        .group_by(UsageLatencyDaily.bucket)
+        .order_by(UsageLatencyDaily.bucket)
+    )
+    return [(int(b), int(c)) for b, c in (await db.execute(stmt)).all()]
+
+
+async def top_users(
+    db: AsyncSession, window: Window, limit: int
+) -> list[tuple[uuid.UUID, str | None, int, int, Decimal]]:
+    ranked = (
+        select(
+            UsageDaily.user_id.label("user_id"),
+            func.sum(UsageDaily.requests).label("requests"),
+            func.sum(_TOKENS).label("tokens"),
+            func.sum(UsageDaily.cost_usd).label("cost"),
+        )
+        .where(
+            UsageDaily.day >= window.start,
+            UsageDaily.day <= window.end,
+            UsageDaily.user_id != SYSTEM_ID,
+        )
+        .group_by(UsageDaily.user_id)
+        .order_by(func.sum(UsageDaily.cost_usd).desc(), func.sum(UsageDaily.requests).desc())
+        .limit(limit)
+        .subquery()
+    )
+    stmt = (
+        select(ranked.c.user_id, User.email, ranked.c.requests, ranked.c.tokens, ranked.c.cost)
+        .outerjoin(User, User.id == ranked.c.user_id)
+        .order_by(ranked.c.cost.desc(), ranked.c.requests.desc())
+    )
+    return [tuple(row) for row in (await db.execute(stmt)).all()]
+
+
+def _uuid7_floor(at: datetime) -> uuid.UUID:
+    """The smallest UUIDv7 of a millisecond: ids are time-ordered, so time ranges are id ranges."""
+    return uuid.UUID(int=int(at.timestamp() * 1000) << 80)
+
+
+async def created_counts(
+    db: AsyncSession, user_id: uuid.UUID | None, window: Window
+) -> tuple[int, int, int]:
+    """Conversations, messages and files created in the window (index range scans on ids)."""
+    low, high = _uuid7_floor(window.start_at), _uuid7_floor(window.end_at)
+    counts = []
+    for model in (Conversation, Message, File):
+        stmt = select(func.count()).select_from(model).where(model.id >= low, model.id < high)
+        if user_id is not None:
+            stmt = owned_by(stmt, model, user_id)
+        counts.append(int(await db.scalar(stmt) or 0))
+    return counts[0], counts[1], counts[2]
+
+
+async def list_events(
+    db: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    start: datetime,
+    end: datetime,
+    provider: str | None,
+    model: str | None,
+    status: str | None,
+    conversation_id: uuid.UUID | None,
+    before: uuid.UUID | None,
+    limit: int | None,
+) -> list[UsageEvent]:
+    stmt = owned_by(select(UsageEvent), UsageEvent, user_id).where(
+        UsageEvent.occurred_at >= start, UsageEvent.occurred_at < end
+    )
+    for column, value in (
+        (UsageEvent.provider, provider),
+        (UsageEvent.model, model),
+        (UsageEvent.status, status),
+        (UsageEvent.conversation_id, conversation_id),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if before is not None:
+        stmt = stmt.where(UsageEvent.id < before)
+    stmt = stmt.order_by(UsageEvent.id.desc())
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list((await db.execute(stmt)).scalars())
