@@ -1,0 +1,102 @@
+"""Quotas hold across two real server processes sharing one database (and Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import FAST_ARGON2
+from tests.e2e.test_server_process import free_port, wait_until_up
+
+pytestmark = pytest.mark.e2e
+ALLOWANCE = 4
+ATTEMPTS = 16
+
+
+@contextmanager
+def serve(env: dict[str, str], log: Path) -> Iterator[str]:
+    port = free_port()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "convobase",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_up(base, process)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(params=["sqlite", "postgres-redis"])
+def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CONVOBASE_")},
+        "CONVOBASE_DATA_DIR": str(tmp_path / "data"),
+        "CONVOBASE_SECRET_KEY": "two-processes-share-this-secret-key-0123456789",
+        "CONVOBASE_QUOTA_REQUESTS_PER_DAY": str(ALLOWANCE),
+        **{f"CONVOBASE_{k.upper()}": str(v) for k, v in FAST_ARGON2.items()},
+    }
+    if request.param == "postgres-redis":
+        env["CONVOBASE_DATABASE_URL"] = request.getfixturevalue("clean_postgres_url")
+        env["CONVOBASE_REDIS_URL"] = request.getfixturevalue("redis_url")
+        env["CONVOBASE_REDIS_PREFIX"] = request.getfixturevalue("redis_prefix")
+    return env
+
+
+def test_two_processes_let_exactly_the_allowance_through(
+    backend_env: dict[str, str], tmp_path: Path
+) -> None:
+    with ExitStack() as stack:
+        first = stack.enter_context(serve(backend_env, tmp_path / "first.log"))
+        second = stack.enter_context(serve(backend_env, tmp_path / "second.log"))
+        signed = httpx.post(
+            f"{first}/api/v1/auth/signup",
+            json={"email": "quota@example.com", "password": "quota race pass"},
+            timeout=10,
+        )
+        headers = {"Authorization": f"Bearer {signed.json()['session']['token']}"}
+
+        async def race() -> list[int]:
+            async with httpx.AsyncClient(timeout=30) as client:
+                responses = await asyncio.gather(
+                    *(
+                        client.post(
+                            f"{(first, second)[i % 2]}/api/v1/quotas/reservations",
+                            headers=headers,
+                            json={},
+                        )
+                        for i in range(ATTEMPTS)
+                    )
+                )
+            return [r.status_code for r in responses]
+
+        codes = asyncio.run(race())
+        assert codes.count(201) == ALLOWANCE, codes
+        assert codes.count(429) == ATTEMPTS - ALLOWANCE, codes
+        status = httpx.get(f"{second}/api/v1/quotas", headers=headers, timeout=10).json()
+        assert status["requests_per_day"]["reserved"] == ALLOWANCE
