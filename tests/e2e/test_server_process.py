@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,32 +10,13 @@ import httpx
 import pytest
 
 from tests.conftest import FAST_ARGON2
+from tests.e2e.process import serve
 
 pytestmark = pytest.mark.e2e
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_up(base: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited early with {process.returncode}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("server did not come up")
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("CONVOBASE_")},
         "CONVOBASE_DATA_DIR": str(tmp_path / "data"),
@@ -47,24 +24,8 @@ def server(tmp_path: Path) -> Iterator[str]:
         "CONVOBASE_ADMIN_PASSWORD": "boss password 123",
         **{f"CONVOBASE_{k.upper()}": str(v) for k, v in FAST_ARGON2.items()},
     }
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "convobase", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base, process)
+    with serve(env, tmp_path / "server.log") as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
     output = (tmp_path / "server.log").read_text()
     assert "boss password" not in output  # no secret in the logs
     assert "cbs_" not in output

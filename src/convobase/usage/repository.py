@@ -219,33 +219,36 @@ async def created_counts(
     return counts[0], counts[1], counts[2]
 
 
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    start: datetime
+    end: datetime
+    provider: str | None = None
+    model: str | None = None
+    status: str | None = None
+    conversation_id: uuid.UUID | None = None
+
+
 async def list_events(
     db: AsyncSession,
     user_id: uuid.UUID,
+    where: EventFilter,
     *,
-    start: datetime,
-    end: datetime,
-    provider: str | None,
-    model: str | None,
-    status: str | None,
-    conversation_id: uuid.UUID | None,
     before: uuid.UUID | None,
-    limit: int | None,
+    limit: int,
 ) -> list[UsageEvent]:
     stmt = owned_by(select(UsageEvent), UsageEvent, user_id).where(
-        UsageEvent.occurred_at >= start, UsageEvent.occurred_at < end
+        UsageEvent.occurred_at >= where.start, UsageEvent.occurred_at < where.end
     )
     for column, value in (
-        (UsageEvent.provider, provider),
-        (UsageEvent.model, model),
-        (UsageEvent.status, status),
-        (UsageEvent.conversation_id, conversation_id),
+        (UsageEvent.provider, where.provider),
+        (UsageEvent.model, where.model),
+        (UsageEvent.status, where.status),
+        (UsageEvent.conversation_id, where.conversation_id),
     ):
         if value is not None:
             stmt = stmt.where(column == value)
     if before is not None:
         stmt = stmt.where(UsageEvent.id < before)
-    stmt = stmt.order_by(UsageEvent.id.desc())
-    if limit is not None:
-        stmt = stmt.limit(limit)
+    stmt = stmt.order_by(UsageEvent.id.desc()).limit(limit)
     return list((await db.execute(stmt)).scalars())

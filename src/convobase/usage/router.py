@@ -4,10 +4,10 @@ import csv
 import io
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, status
 from pydantic import AwareDatetime
 from starlette.responses import StreamingResponse
 
@@ -62,10 +62,7 @@ async def record_event(
     return UsageEventOut.model_validate(event)
 
 
-@router.get("/events", response_model=UsageEventPage)
-async def list_events(
-    principal: CurrentPrincipal,
-    db: DbSession,
+def event_filter(
     runtime: RuntimeDep,
     start: Start = None,
     end: End = None,
@@ -73,21 +70,33 @@ async def list_events(
     model: ModelName = None,
     status: StatusFilter = None,
     conversation_id: uuid.UUID | None = None,
-    limit: PageLimit = 50,
-    cursor: PageCursor = None,
-) -> UsageEventPage:
+) -> repository.EventFilter:
     span = service.window(runtime.settings, start, end)
-    rows = await repository.list_events(
-        db,
-        principal.user.id,
+    return repository.EventFilter(
         start=span.start_at,
         end=span.end_at,
         provider=provider,
         model=model,
         status=status,
         conversation_id=conversation_id,
-        before=id_from_cursor(runtime.secret, cursor),
-        limit=limit + 1,
+    )
+
+
+EventFilterDep = Annotated[repository.EventFilter, Depends(event_filter)]
+
+
+@router.get("/events", response_model=UsageEventPage)
+async def list_events(
+    where: EventFilterDep,
+    principal: CurrentPrincipal,
+    db: DbSession,
+    runtime: RuntimeDep,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
+) -> UsageEventPage:
+    before = id_from_cursor(runtime.secret, cursor)
+    rows = await repository.list_events(
+        db, principal.user.id, where, before=before, limit=limit + 1
     )
     rows, next_cursor = page_of(rows, limit, runtime.secret, lambda e: (e.id,))
     return UsageEventPage(
@@ -101,15 +110,8 @@ async def list_events(
     summary="The caller's events in the range as CSV (newest first)",
 )
 async def export_events(
-    principal: CurrentPrincipal,
-    runtime: RuntimeDep,
-    start: Start = None,
-    end: End = None,
-    provider: Provider = None,
-    model: ModelName = None,
-    status: StatusFilter = None,
+    where: EventFilterDep, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> StreamingResponse:
-    span = service.window(runtime.settings, start, end)
     user_id = principal.user.id
 
     async def rows() -> AsyncIterator[str]:
@@ -119,16 +121,7 @@ async def export_events(
             # Each batch in its own short read: the response may stream for a while.
             async with runtime.database.session(write=False) as db:
                 batch = await repository.list_events(
-                    db,
-                    user_id,
-                    start=span.start_at,
-                    end=span.end_at,
-                    provider=provider,
-                    model=model,
-                    status=status,
-                    conversation_id=None,
-                    before=before,
-                    limit=_EXPORT_BATCH,
+                    db, user_id, where, before=before, limit=_EXPORT_BATCH
                 )
             for event in batch:
                 yield _csv_line([_cell(getattr(event, column)) for column in _CSV_COLUMNS])
@@ -136,7 +129,8 @@ async def export_events(
                 return
             before = batch[-1].id
 
-    filename = f"usage-{span.start}-{span.end}.csv"
+    last_day = (where.end - timedelta(days=1)).date()
+    filename = f"usage-{where.start.date()}-{last_day}.csv"
     return StreamingResponse(
         rows(),
         media_type="text/csv; charset=utf-8",
