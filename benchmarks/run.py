@@ -3,6 +3,7 @@
     python benchmarks/run.py                       # everything, full scale
     python benchmarks/run.py --only auth           # one suite
     python benchmarks/run.py --scale 0.05          # a quick, smaller dataset
+    python benchmarks/run.py --only usage --engine sqlite --scale 0.1
 
 Every throughput number is reported next to a bare FastAPI echo endpoint measured in the same
 run, because this machine is shared and noisy: the ratio is what the targets are about.
@@ -27,10 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import bench_auth, bench_conversations, bench_files
+from benchmarks import bench_auth, bench_conversations, bench_files, bench_usage
 from benchmarks.loadgen import require_wrk
 
-SUITES = ["auth", "conversations", "files"]
+SUITES = ["auth", "conversations", "files", "usage"]
 RESULTS = Path(__file__).resolve().parent / "results"
 console = Console()
 
@@ -106,13 +107,13 @@ def main() -> None:
         "--engine",
         choices=["sqlite", "postgres"],
         action="append",
-        help="engines for the conversation suite (default: both)",
+        help="engines for the conversations and usage suites (default: both)",
     )
     parser.add_argument(
         "--scale",
         type=float,
         default=1.0,
-        help="fraction of the 1M-message dataset to load (default 1.0)",
+        help="fraction of the 1M-message / 10M-usage-event datasets to load (default 1.0)",
     )
     parser.add_argument("--seconds", type=int, default=8, help="seconds per wrk round")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per target")
@@ -135,6 +136,9 @@ def main() -> None:
             )
     if "files" in suites:
         results.append(bench_files.run(rounds=args.file_rounds))
+    if "usage" in suites:
+        for engine in args.engine or ["sqlite", "postgres"]:
+            results.append(bench_usage.run(engine=engine, scale=args.scale))
     for result in results:
         show(result)
         console.print(f"written to {save(result).relative_to(Path.cwd())}")

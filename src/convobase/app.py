@@ -16,7 +16,9 @@ from convobase.conversations.router import router as conversations_router
 from convobase.conversations.router import session_router as active_conversation_router
 from convobase.errors import install_error_handlers, install_unavailable_handlers
 from convobase.files.router import router as files_router
+from convobase.gateway.router import router as gateway_router
 from convobase.health import router as health_router
+from convobase.keys.router import router as provider_keys_router
 from convobase.logging import configure_logging
 from convobase.messages.router import router as messages_router
 from convobase.middleware import RequestContextMiddleware
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health_router,
         auth_router,
         api_keys_router,
+        provider_keys_router,
         admin_users_router,
         conversations_router,
         active_conversation_router,
@@ -66,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         agents_router,
         search_router,
         files_router,
+        gateway_router,
         preferences_router,
         usage_router,
         admin_usage_router,
@@ -77,7 +81,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestContextMiddleware,
         max_body_bytes=settings.max_request_bytes,
         access_log=settings.access_log,
-        path_limits={"/api/v1/files": _upload_body_limit(settings)},
+        path_limits={
+            "/api/v1/files": _upload_body_limit(settings),
+            "/v1/chat/completions": settings.gateway_max_request_bytes,
+        },
     )
     return app
 

@@ -1,4 +1,4 @@
-"""The `convobase` command: serve, db upgrade, users ..."""
+"""The `convobase` command: serve, db upgrade, users ..., keys rotate."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from convobase.config import Settings
 from convobase.db.engine import Database
 from convobase.db.migrate import upgrade
 from convobase.errors import ConfigError, ConvobaseError
+from convobase.keys import service as vault
 from convobase.models import User
 from convobase.users import repository
 from convobase.users.service import create_user
@@ -33,8 +34,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 users_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
+keys_app = typer.Typer(help="The provider key vault.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
 
 console = Console()
 err = Console(stderr=True)
@@ -237,6 +240,54 @@ def users_disable(
 ) -> None:
     """Disable an account (its sessions and API keys stop working at once)."""
     _update_user(email, disabled=not enable)
+
+
+_ROTATE_HELP = (
+    "Re-encrypt every stored provider key under the current secret key.\n\n"
+    "Rotation: add the old secret to CONVOBASE_PREVIOUS_SECRET_KEYS (a JSON list), set the new "
+    "CONVOBASE_SECRET_KEY, restart the servers, run this, then drop the old secret.\n\n"
+    "Safe while serving: each batch is one short transaction and every key stays readable "
+    "throughout. Exits 1 when some keys open with none of the configured secrets (they are left "
+    "as they are)."
+)
+
+
+@keys_app.command("rotate", help=_ROTATE_HELP)
+def keys_rotate(
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Keys re-encrypted per transaction.")
+    ] = 100,
+) -> None:
+    """Re-encrypt every stored provider key under the current secret key."""
+    settings = _settings()
+
+    async def rotate() -> tuple[int, int]:
+        database = Database.from_settings(settings)
+        rotated = failed = 0
+        after = None
+        try:
+            while True:
+                async with database.session() as db:
+                    batch = await vault.rotate_batch(db, settings, after=after, limit=batch_size)
+                    await db.commit()
+                if batch.seen == 0:
+                    return rotated, failed
+                rotated += batch.rotated
+                failed += batch.failed
+                after = batch.last_id
+        finally:
+            await database.dispose()
+
+    rotated, failed = asyncio.run(rotate())
+    console.print(f"Re-encrypted {rotated} provider keys under the current secret key.")
+    if failed:
+        err.print(
+            f"[red]Error:[/red] {failed} provider keys could not be decrypted with the configured "
+            "secrets (CONVOBASE_SECRET_KEY, CONVOBASE_PREVIOUS_SECRET_KEYS) and were left as "
+            "they are; add the secret that encrypted them and run this again, or have their "
+            "owners enter them again."
+        )
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from convobase.errors import ConfigError
@@ -19,6 +19,20 @@ from convobase.errors import ConfigError
 # Values that look like secrets but are placeholders; production refuses them.
 _PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development", "convobase"}
 _SECRET_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
+
+
+class ProviderConfig(BaseModel):
+    """One upstream the gateway may call (see README: "Gateway providers")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
+    kind: Literal["openai", "anthropic"] = "openai"
+    base_url: str = Field(min_length=1, max_length=2000)
+    api_key: SecretStr | None = None
+    models: list[str] = Field(default_factory=list, max_length=10_000)
+    model_prefix: str | None = Field(None, min_length=1, max_length=200)
+    timeout_seconds: float | None = Field(None, gt=0, le=3600)
 
 
 class Settings(BaseSettings):
@@ -153,6 +167,23 @@ class Settings(BaseSettings):
         description="Images above this many pixels are refused (decompression bombs).",
     )
 
+    providers: list[ProviderConfig] = Field(
+        default_factory=list,
+        description="Gateway upstreams, a JSON list of `{name, kind, base_url, api_key, models, "
+        "model_prefix}` (see Gateway providers).",
+    )
+    gateway_timeout_seconds: float = Field(
+        120.0, gt=0, le=3600, description="Longest wait for an upstream's answer or next chunk."
+    )
+    gateway_connect_timeout_seconds: float = Field(
+        10.0, gt=0, le=600, description="Longest wait to connect to an upstream."
+    )
+    gateway_connect_retries: int = Field(
+        2, ge=0, le=10, description="Retries when an upstream refuses the connection (safe)."
+    )
+    gateway_max_request_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="Largest chat completion request body."
+    )
     usage_max_range_days: int = Field(
         400, ge=1, le=3660, description="Longest date range a usage summary or export covers."
     )
@@ -171,6 +202,11 @@ class Settings(BaseSettings):
 
     admin_email: str | None = Field(None, description="Bootstrap admin created by `serve`.")
     admin_password: SecretStr | None = Field(None, description="Bootstrap admin's password.")
+    previous_secret_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Former secret keys (JSON list), still accepted to decrypt stored provider "
+        "keys while `convobase keys rotate` re-encrypts them; drop them once it has run.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+import httpx
 import structlog
 from redis.asyncio import Redis
 from sqlalchemy import update
@@ -49,6 +50,7 @@ class Runtime:
         self.limiter = limiter
         self.hasher = hasher
         self.storage = storage
+        self._gateway_client: httpx.AsyncClient | None = None
         self._redis_sessions = (
             RedisSessionStore(redis, settings.redis_prefix) if redis is not None else None
         )
@@ -85,7 +87,17 @@ class Runtime:
         async with self.database.session(write=False) as db:
             return await used_from_rollups(db, user_id, now)
 
+    def gateway_client(self) -> httpx.AsyncClient:
+        """The gateway's pooled HTTP client for upstreams, made on first use."""
+        if self._gateway_client is None:
+            from convobase.gateway.upstream import make_client
+
+            self._gateway_client = make_client(self.settings)
+        return self._gateway_client
+
     async def close(self) -> None:
+        if self._gateway_client is not None:
+            await self._gateway_client.aclose()
         await self.storage.aclose()
         if self.redis is not None:
             await self.redis.aclose()

@@ -61,6 +61,11 @@ GLOBAL_ROUTES = {
     ("GET", "/api/v1/preferences/{path}"),
     ("PUT", "/api/v1/preferences/{path}"),
     ("POST", "/api/v1/preferences/presets/{name}/apply"),
+    # They name a provider, not a row: the caller's own key is found by principal, and another
+    # user's key for the same provider is simply not found (tests/keys/).
+    ("GET", "/api/v1/provider-keys/{provider}"),
+    ("PUT", "/api/v1/provider-keys/{provider}"),
+    ("DELETE", "/api/v1/provider-keys/{provider}"),
 }
 
 

@@ -19,10 +19,13 @@ from convobase.search import index
 _PLAIN_FIELDS = ("title", "domain", "language", "model", "system_prompt", "pinned", "archived")
 
 
-async def create(db: AsyncSession, user: User, data: ConversationCreate) -> Conversation:
+async def create(
+    db: AsyncSession, user: User, data: ConversationCreate, *, id: uuid.UUID | None = None
+) -> Conversation:
+    """A new conversation; ``id`` may be chosen ahead (the gateway announces it in headers)."""
     now = utcnow()
     conversation = Conversation(
-        id=new_id(),
+        id=id or new_id(),
         user_id=user.id,
         title=data.title,
         domain=data.domain,

@@ -13,7 +13,7 @@ MAX_METADATA_BYTES = 16_384
 MAX_TOOL_PAYLOAD_BYTES = 262_144
 
 Role = Literal["user", "assistant", "system", "tool"]
-Status = Literal["pending", "streaming", "complete", "error", "cancelled"]
+Status = Literal["pending", "streaming", "complete", "incomplete", "error", "cancelled"]
 
 
 def json_size(value: Any) -> int:

@@ -47,7 +47,12 @@ def _invalid_parent() -> ValidationFailed:
 
 
 async def append(
-    db: AsyncSession, user: User, conversation_id: uuid.UUID, data: MessageCreate
+    db: AsyncSession,
+    user: User,
+    conversation_id: uuid.UUID,
+    data: MessageCreate,
+    *,
+    id: uuid.UUID | None = None,
 ) -> Message:
     # Lock the conversation row first (PostgreSQL FOR UPDATE; SQLite writers are already
     # serialised by BEGIN IMMEDIATE), so concurrent appends chain and count exactly.
@@ -62,7 +67,7 @@ async def append(
     await files.check_references(db, user, file_ids(parts))
     now = utcnow()
     message = Message(
-        id=new_id(),
+        id=id or new_id(),
         conversation_id=conversation.id,
         user_id=user.id,
         parent_id=parent_id,

@@ -8,6 +8,7 @@ from convobase.models.conversation import Conversation, ConversationTag
 from convobase.models.file import Blob, File
 from convobase.models.message import Message, MessageEdit
 from convobase.models.preference import Preference
+from convobase.models.provider_key import ProviderKey
 from convobase.models.search_doc import SearchDoc
 from convobase.models.usage import (
     ModelPrice,
@@ -33,6 +34,7 @@ __all__ = [
     "MessageEdit",
     "ModelPrice",
     "Preference",
+    "ProviderKey",
     "QuotaReservation",
     "SearchDoc",
     "ToolRun",
