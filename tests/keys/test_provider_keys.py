@@ -16,8 +16,6 @@ from convobase.models import ProviderKey, User
 from tests.conftest import TEST_SECRET
 from tests.helpers import Account, assert_error, signup
 
-pytestmark = pytest.mark.usefixtures("app")
-
 URL = "/api/v1/provider-keys"
 KEY = "sk-proj-VAULTTEST0123456789abcdefghijklmnopQRST"
 OTHER_KEY = "sk-ant-api03-ANOTHERVAULTKEY9876543210zyxwvWXYZ"
