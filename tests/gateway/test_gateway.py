@@ -432,9 +432,12 @@ def test_an_abandoned_stream_keeps_what_was_generated(tmp_path: Any, upstream_ur
             "stream": True,
             "messages": [{"role": "user", "content": "go on"}],
         }
-        with httpx.Client(timeout=10) as client, client.stream(
-            "POST", f"{base}/v1/chat/completions", headers=headers, json=body
-        ) as response:
+        with (
+            httpx.Client(timeout=10) as client,
+            client.stream(
+                "POST", f"{base}/v1/chat/completions", headers=headers, json=body
+            ) as response,
+        ):
             conversation_id = response.headers["x-convobase-conversation"]
             received = 0
             for line in response.iter_lines():

@@ -42,7 +42,11 @@ def test_logs_never_contain_the_key(tmp_path: Path) -> None:
             client.put(url, headers=headers, json={"api_key": KEY, "extra": KEY}),
             client.put(url, headers=headers, json={"api_key": KEY * 200}),
             client.put("/api/v1/provider-keys/Bad", headers=headers, json={"api_key": KEY}),
-            client.put(url, headers=headers, content=f'{{"api_key": "{KEY}"'.encode()),
+            client.put(
+                url,
+                headers={**headers, "Content-Type": "application/json"},
+                content=f'{{"api_key": "{KEY}"'.encode(),
+            ),
             client.put(url, json={"api_key": KEY}),  # unauthenticated
         ]
         assert [r.status_code for r in refused] == [422, 422, 422, 422, 400, 401]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,7 +14,7 @@ from sqlalchemy import delete, select
 from convobase.keys import service
 from convobase.keys.crypto import derive
 from convobase.models import ProviderKey, User
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, make_settings
 from tests.helpers import Account, assert_error, signup
 
 URL = "/api/v1/provider-keys"
@@ -158,7 +159,17 @@ async def test_deleting_the_user_deletes_their_keys(client: httpx.AsyncClient, a
         assert (await db.execute(select(ProviderKey))).first() is None
 
 
-BAD_PROVIDERS = ["OpenAI", "-openai", ".x", "_x", "a" * 65, "open%20ai", "op%C3%A9nai", "a:b"]
+BAD_PROVIDERS = [
+    "OpenAI",
+    "openai%0A",
+    "-openai",
+    ".x",
+    "_x",
+    "a" * 65,
+    "open%20ai",
+    "op%C3%A9nai",
+    "a:b",
+]
 
 
 @pytest.mark.parametrize("provider", BAD_PROVIDERS)
@@ -235,3 +246,42 @@ async def test_non_json_is_refused(
     assert_error(response, response.status_code)
     assert "VAULTTEST" not in response.text
     assert (await client.get(URL, headers=account.headers)).json()["data"] == []
+
+
+async def test_rotation_batches_on_every_engine(
+    client: httpx.AsyncClient, app: Any, tmp_path: Path
+) -> None:
+    """What `convobase keys rotate` does, batch by batch (the CLI itself: test_rotation.py)."""
+    accounts = [await signup(client), await signup(client)]
+    for account in accounts:
+        for provider in ("a", "b", "c"):
+            await _put(client, account, provider, KEY + provider)
+    settings = app.state.runtime.settings
+    new_secret = "the next secret " + "n" * 40
+    url = settings.database_url
+    rotated = make_settings(
+        tmp_path, database_url=url, secret_key=new_secret, previous_secret_keys=[TEST_SECRET]
+    )
+
+    database = app.state.runtime.database
+    after, batches, total = None, 0, 0
+    while True:
+        async with database.session() as db:
+            batch = await service.rotate_batch(db, rotated, after=after, limit=4)
+            await db.commit()
+        if batch.seen == 0:
+            break
+        assert batch.failed == 0
+        batches, total, after = batches + 1, total + batch.rotated, batch.last_id
+    assert (batches, total) == (2, 6)
+
+    alone = make_settings(tmp_path, database_url=url, secret_key=new_secret)
+    new_version = derive(new_secret.encode()).version
+    async with database.session(write=False) as db:
+        assert set((await db.execute(select(ProviderKey.key_version))).scalars()) == {new_version}
+        for account in accounts:
+            for provider in ("a", "b", "c"):
+                user_id = uuid.UUID(account.user["id"])
+                assert await service.user_key(db, alone, user_id, provider) == KEY + provider
+                with pytest.raises(service.VaultError):
+                    await service.user_key(db, settings, user_id, provider)

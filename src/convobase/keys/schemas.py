@@ -16,6 +16,8 @@ def _printable(key: str) -> str:
     # Messages only: validation errors never echo the input (errors.py), and this is a secret.
     if _CONTROL.search(key):
         raise ValueError("must not contain control characters")
+    if not key.isascii():  # it travels in an HTTP header
+        raise ValueError("must be ASCII")
     if key != key.strip():
         raise ValueError("must not start or end with whitespace")
     return key
