@@ -172,12 +172,22 @@ async def persist(
     used = outcome.usage or Usage()
     prompt = used.prompt_tokens
     cached = min(used.cached_tokens, prompt)
+    written = min(used.cache_write_tokens, prompt - cached)
     event_status = {"complete": "success", "incomplete": "cancelled"}.get(status, "error")
     stored_answer = False
     async with runtime.database.session() as db:
+        # Priced once, for the answer's metadata and the usage event alike.
+        price = await usage.price_of(
+            db,
+            step.model,
+            step.provider.name,
+            pricing.Tokens(prompt, used.completion_tokens, cached, written),
+        )
         if status in ("complete", "incomplete"):
             try:
-                stored_answer = await _store_messages(db, step, outcome, status, latency_ms)
+                stored_answer = await _store_messages(
+                    db, step, outcome, status, latency_ms, price.cost_usd
+                )
             except Exception:
                 # The usage must be metered even if the transcript cannot be kept.
                 log.exception("gateway_transcript_not_stored", model=step.model)
@@ -193,7 +203,7 @@ async def persist(
                 input_tokens=prompt,
                 output_tokens=used.completion_tokens,
                 cached_tokens=cached,
-                cache_write_tokens=min(used.cache_write_tokens, prompt - cached),
+                cache_write_tokens=written,
                 latency_ms=latency_ms,
                 status=event_status,
                 conversation_id=step.conversation_id
@@ -202,6 +212,8 @@ async def persist(
                 message_id=step.answer_id if stored_answer else None,
                 metadata={"error": error_code} if error_code else {},
             ),
+            price=price,
+            references_checked=True,  # written just now, in this transaction
         )
         await db.commit()
     amount = Amount(
@@ -214,17 +226,9 @@ async def persist(
 
 
 async def _store_messages(
-    db: Any, step: Plan, outcome: Outcome, status: str, latency_ms: int
+    db: Any, step: Plan, outcome: Outcome, status: str, latency_ms: int, cost: Decimal | None
 ) -> bool:
     used = outcome.usage or Usage()
-    cost = await usage.price_of(
-        db,
-        step.model,
-        step.provider.name,
-        pricing.Tokens(
-            used.prompt_tokens, used.completion_tokens, min(used.cached_tokens, used.prompt_tokens)
-        ),
-    )
     answer = transcript.answer_create(
         outcome,
         {
@@ -233,7 +237,7 @@ async def _store_messages(
             "input_tokens": used.prompt_tokens,
             "output_tokens": used.completion_tokens,
             "latency_ms": latency_ms,
-            "cost_usd": float(cost.cost_usd) if cost.cost_usd is not None else None,
+            "cost_usd": float(cost) if cost is not None else None,
             "finish_reason": outcome.finish_reason,
         },
         status,

@@ -60,10 +60,11 @@ async def add_rollups(db: AsyncSession, event: UsageEvent) -> None:
         }
         stmt = insert(UsageDaily).values(**values)
         counters = [k for k in values if k not in ("user_id", "day", "provider", "model")]
+        excluded = stmt.excluded  # built anew on each access: take it once
         await db.execute(
             stmt.on_conflict_do_update(
                 index_elements=["user_id", "day", "provider", "model"],
-                set_={k: getattr(UsageDaily, k) + stmt.excluded[k] for k in counters},
+                set_={k: getattr(UsageDaily, k) + excluded[k] for k in counters},
             )
         )
         if latency is not None:

@@ -40,8 +40,19 @@ async def price_of(
     return pricing.from_table(tokens, model, provider)
 
 
-async def record(db: AsyncSession, user: User, data: UsageEventIn) -> UsageEvent:
-    """Store one event with its server-computed cost, and fold it into the rollups."""
+async def record(
+    db: AsyncSession,
+    user: User,
+    data: UsageEventIn,
+    *,
+    price: pricing.Price | None = None,
+    references_checked: bool = False,
+) -> UsageEvent:
+    """Store one event with its server-computed cost, and fold it into the rollups.
+
+    The gateway passes the ``price`` it already computed and ``references_checked`` for the
+    conversation and message it has just written itself.
+    """
     now = utcnow()
     occurred_at = data.occurred_at.astimezone(UTC) if data.occurred_at else now
     if occurred_at > now + _FUTURE_SKEW:
@@ -49,9 +60,9 @@ async def record(db: AsyncSession, user: User, data: UsageEventIn) -> UsageEvent
             "occurred_at is in the future",
             details={"errors": [{"loc": ["body", "occurred_at"], "msg": "in the future"}]},
         )
-    if data.conversation_id is not None:
+    if data.conversation_id is not None and not references_checked:
         await get_owned(db, Conversation, data.conversation_id, user.id, what="Conversation")
-    if data.message_id is not None:
+    if data.message_id is not None and not references_checked:
         message = await get_owned(db, Message, data.message_id, user.id, what="Message")
         if data.conversation_id is not None and message.conversation_id != data.conversation_id:
             raise NotFound("Message not found")
@@ -61,7 +72,8 @@ async def record(db: AsyncSession, user: User, data: UsageEventIn) -> UsageEvent
         cached=data.cached_tokens,
         cache_write=data.cache_write_tokens,
     )
-    price = await price_of(db, data.model, data.provider, tokens)
+    if price is None:
+        price = await price_of(db, data.model, data.provider, tokens)
     event = UsageEvent(
         user_id=user.id,
         occurred_at=occurred_at,
