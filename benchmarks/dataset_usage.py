@@ -36,7 +36,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
-from sqlalchemy import make_url
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from benchmarks.dataset import BATCH, _insert
@@ -598,7 +598,7 @@ def _write_sqlite(
 
 def _sqlite_insert(table: str, columns: list[str]) -> str:
     names = ", ".join(f'"{c}"' for c in columns)
-    return f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})"  # noqa: S608
+    return f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})"
 
 
 def _count(written: Written, day: Day, daily_rows: list[tuple[Any, ...]], system: Any) -> None:
@@ -702,7 +702,31 @@ def load(
             yield day
 
     written = write(url, days_with_progress(), [user_id for user_id, _ in people.users])
+    asyncio.run(fill_user_periods(url))
     return Loaded(people, generator, written, seconds_people)
+
+
+async def fill_user_periods(url: str) -> None:
+    """usage_user_periods as the app writes it: per user and day, and per user and month."""
+    engine = create_async_engine(url)
+    sqlite = make_url(url).get_backend_name() == "sqlite"
+    system = SYSTEM_ID.hex if sqlite else str(SYSTEM_ID)
+    month = "date(day, 'start of month')" if sqlite else "date_trunc('month', day)::date"
+    try:
+        async with engine.begin() as conn:
+            for kind, start in (("d", "day"), ("m", month)):
+                await conn.execute(
+                    text(
+                        "INSERT INTO usage_user_periods "
+                        "(user_id, kind, start, requests, tokens, cost_usd) "
+                        f"SELECT user_id, '{kind}', {start}, SUM(requests), "
+                        "SUM(input_tokens + output_tokens), SUM(cost_usd) FROM usage_daily "
+                        f"WHERE user_id != :system GROUP BY user_id, {start}"
+                    ),
+                    {"system": system},
+                )
+    finally:
+        await engine.dispose()
 
 
 if __name__ == "__main__":  # quick manual check: python benchmarks/dataset_usage.py N

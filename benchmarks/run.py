@@ -4,6 +4,7 @@
     python benchmarks/run.py --only auth           # one suite
     python benchmarks/run.py --scale 0.05          # a quick, smaller dataset
     python benchmarks/run.py --only usage --engine sqlite --scale 0.1
+    python benchmarks/run.py --only gateway        # ~1 min per engine (SQLite, PostgreSQL)
 
 Every throughput number is reported next to a bare FastAPI echo endpoint measured in the same
 run, because this machine is shared and noisy: the ratio is what the targets are about.
@@ -28,12 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import bench_auth, bench_conversations, bench_files, bench_usage
+from benchmarks import bench_auth, bench_conversations, bench_files, bench_gateway, bench_usage
 from benchmarks.loadgen import require_wrk
 
-SUITES = ["auth", "conversations", "files", "usage"]
+SUITES = ["auth", "conversations", "files", "usage", "gateway"]
 RESULTS = Path(__file__).resolve().parent / "results"
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 150)  # wide tables when piped
 
 
 def machine() -> dict[str, Any]:
@@ -107,7 +108,7 @@ def main() -> None:
         "--engine",
         choices=["sqlite", "postgres"],
         action="append",
-        help="engines for the conversations and usage suites (default: both)",
+        help="engines for the conversations, usage and gateway suites (default: both)",
     )
     parser.add_argument(
         "--scale",
@@ -139,6 +140,8 @@ def main() -> None:
     if "usage" in suites:
         for engine in args.engine or ["sqlite", "postgres"]:
             results.append(bench_usage.run(engine=engine, scale=args.scale))
+    if "gateway" in suites:
+        results.append(bench_gateway.run(engines=args.engine))
     for result in results:
         show(result)
         console.print(f"written to {save(result).relative_to(Path.cwd())}")

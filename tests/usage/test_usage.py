@@ -263,3 +263,36 @@ async def test_events_list_filters_pages_and_csv(client: httpx.AsyncClient) -> N
     assert {r["provider"] for r in rows} == {"openai", "groq"}
     # A cell that a spreadsheet would run as a formula is neutralised.
     assert any(r["model"].startswith("'=") for r in rows)
+
+
+async def test_top_users_are_exact_for_ranges_across_months(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    """Whole months come from month rows and the edges from day rows: same sums as by hand."""
+    boss = await make_admin(client, app)
+    users = [await signup(client) for _ in range(3)]
+    today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    spent: list[tuple[int, int, datetime]] = []  # (user index, tokens, when)
+    for back in (1, 2, 20, 31, 40, 45, 62, 75, 88, 100):
+        for index, user in enumerate(users):
+            tokens = (index + 1) * 100 + back
+            when = today - timedelta(days=back)
+            await record(
+                client, user, model="my-model", input_tokens=tokens, occurred_at=when.isoformat()
+            )
+            spent.append((index, tokens, when))
+    windows = [(95, 0), (45, 10), (70, 21), (3, 1), (60, 30)]
+    for first, last in windows:
+        start, end = today - timedelta(days=first), today - timedelta(days=last)
+        expected: dict[str, int] = {}
+        for index, tokens, when in spent:
+            if start.date() <= when.date() <= end.date():
+                key = users[index].user["id"]
+                expected[key] = expected.get(key, 0) + tokens
+        response = await client.get(
+            "/api/v1/admin/usage/summary",
+            headers=boss.headers,
+            params={"start": start.isoformat(), "end": end.isoformat()},
+        )
+        got = {u["user_id"]: u["total_tokens"] for u in response.json()["top_users"]}
+        assert got == expected, (first, last)

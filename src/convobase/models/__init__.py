@@ -16,6 +16,7 @@ from convobase.models.usage import (
     UsageDaily,
     UsageEvent,
     UsageLatencyDaily,
+    UsageUserPeriod,
     UserQuota,
 )
 from convobase.models.user import User
@@ -41,6 +42,7 @@ __all__ = [
     "UsageDaily",
     "UsageEvent",
     "UsageLatencyDaily",
+    "UsageUserPeriod",
     "User",
     "UserQuota",
 ]

@@ -77,6 +77,34 @@ class UsageDaily(Base):
     latency_count: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class UsageUserPeriod(Base):
+    """Per user totals by day (``kind`` "d") and by month ("m", ``start`` its first day).
+
+    Ranks the top users of any date range from whole months plus the days at its edges: a few
+    thousand rows, not one per user, day, provider and model.
+    """
+
+    __tablename__ = "usage_user_periods"
+    __table_args__ = (
+        Index(
+            "ix_usage_user_periods_ranking",
+            "kind",
+            "start",
+            "user_id",
+            "requests",
+            "tokens",
+            "cost_usd",
+        ),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(1), primary_key=True)
+    start: Mapped[date] = mapped_column(Date, primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_usd: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+
+
 class UsageLatencyDaily(Base):
     """A latency histogram per user (or SYSTEM_ID) and day, for p95 without raw events."""
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convobase.db.tenancy import owned_by
 from convobase.models import Conversation, File, Message, UsageEvent, User
-from convobase.models.usage import SYSTEM_ID, UsageDaily, UsageLatencyDaily
+from convobase.models.usage import SYSTEM_ID, UsageDaily, UsageLatencyDaily, UsageUserPeriod
 
 # Latency histogram: bucket b holds [GROWTH**b - 1, GROWTH**(b+1) - 1) ms, so a p95 read from
 # it is within 25% of the exact value (reported as the bucket's upper bound).
@@ -67,6 +67,8 @@ async def add_rollups(db: AsyncSession, event: UsageEvent) -> None:
                 set_={k: getattr(UsageDaily, k) + excluded[k] for k in counters},
             )
         )
+        if scope != SYSTEM_ID:
+            await _add_user_periods(db, insert, event, day, cost)
         if latency is not None:
             hist = insert(UsageLatencyDaily).values(
                 user_id=scope, day=day, bucket=latency_bucket(latency), count=1
@@ -77,6 +79,31 @@ async def add_rollups(db: AsyncSession, event: UsageEvent) -> None:
                     set_={"count": UsageLatencyDaily.count + 1},
                 )
             )
+
+
+async def _add_user_periods(
+    db: AsyncSession, insert: Any, event: UsageEvent, day: date, cost: Decimal
+) -> None:
+    for kind, start in (("d", day), ("m", day.replace(day=1))):
+        stmt = insert(UsageUserPeriod).values(
+            user_id=event.user_id,
+            kind=kind,
+            start=start,
+            requests=1,
+            tokens=event.input_tokens + event.output_tokens,
+            cost_usd=cost,
+        )
+        excluded = stmt.excluded
+        await db.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["user_id", "kind", "start"],
+                set_={
+                    "requests": UsageUserPeriod.requests + excluded.requests,
+                    "tokens": UsageUserPeriod.tokens + excluded.tokens,
+                    "cost_usd": UsageUserPeriod.cost_usd + excluded.cost_usd,
+                },
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,23 +200,39 @@ async def latency_histogram(
     return [(int(b), int(c)) for b, c in (await db.execute(stmt)).all()]
 
 
+def _month_after(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def _periods(window: Window) -> ColumnElement[bool]:
+    """The window as whole months (month rows) plus the days before and after them (day rows)."""
+    first_full = window.start if window.start.day == 1 else _month_after(window.start)
+    ends_a_month = _month_after(window.end) - timedelta(days=1) == window.end
+    after_last_full = _month_after(window.end) if ends_a_month else window.end.replace(day=1)
+    P = UsageUserPeriod
+    if first_full >= after_last_full:  # no whole month inside: days only
+        return and_(P.kind == "d", P.start >= window.start, P.start <= window.end)
+    return or_(
+        and_(P.kind == "m", P.start >= first_full, P.start < after_last_full),
+        and_(P.kind == "d", P.start >= window.start, P.start < first_full),
+        and_(P.kind == "d", P.start >= after_last_full, P.start <= window.end),
+    )
+
+
 async def top_users(
     db: AsyncSession, window: Window, limit: int
 ) -> list[tuple[uuid.UUID, str | None, int, int, Decimal]]:
+    P = UsageUserPeriod
     ranked = (
         select(
-            UsageDaily.user_id.label("user_id"),
-            func.sum(UsageDaily.requests).label("requests"),
-            func.sum(_TOKENS).label("tokens"),
-            func.sum(UsageDaily.cost_usd).label("cost"),
+            P.user_id.label("user_id"),
+            func.sum(P.requests).label("requests"),
+            func.sum(P.tokens).label("tokens"),
+            func.sum(P.cost_usd).label("cost"),
         )
-        .where(
-            UsageDaily.day >= window.start,
-            UsageDaily.day <= window.end,
-            UsageDaily.user_id != SYSTEM_ID,
-        )
-        .group_by(UsageDaily.user_id)
-        .order_by(func.sum(UsageDaily.cost_usd).desc(), func.sum(UsageDaily.requests).desc())
+        .where(_periods(window))
+        .group_by(P.user_id)
+        .order_by(func.sum(P.cost_usd).desc(), func.sum(P.requests).desc())
         .limit(limit)
         .subquery()
     )

@@ -129,9 +129,29 @@ def upgrade() -> None:
 
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.create_index("ix_messages_user_id_id", ["user_id", "id"], unique=False)
+    op.create_table(
+        "usage_user_periods",
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("kind", sa.String(length=1), nullable=False),
+        sa.Column("start", sa.Date(), nullable=False),
+        sa.Column("requests", sa.BigInteger(), nullable=False),
+        sa.Column("tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cost_usd", sa.Numeric(precision=20, scale=9), nullable=False),
+        sa.PrimaryKeyConstraint("user_id", "kind", "start", name=op.f("pk_usage_user_periods")),
+    )
+    with op.batch_alter_table("usage_user_periods", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_usage_user_periods_ranking",
+            ["kind", "start", "user_id", "requests", "tokens", "cost_usd"],
+            unique=False,
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("usage_user_periods", schema=None) as batch_op:
+        batch_op.drop_index("ix_usage_user_periods_ranking")
+
+    op.drop_table("usage_user_periods")
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index("ix_messages_user_id_id")
 
