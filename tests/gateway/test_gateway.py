@@ -461,3 +461,23 @@ def test_an_abandoned_stream_keeps_what_was_generated(tmp_path: Any, upstream_ur
         assert len(answer["content"]) < len("Echo: go on" + " and so on" * 40)
         events = httpx.get(f"{base}/api/v1/usage/events", headers=headers).json()["data"]
         assert [e["status"] for e in events] == ["cancelled"]
+
+
+async def test_the_users_own_provider_key_is_used(
+    sdk: openai.AsyncOpenAI, client: httpx.AsyncClient, account: Account
+) -> None:
+    response = await client.put(
+        "/api/v1/provider-keys/openai",
+        headers=account.headers,
+        json={"api_key": "sk-users-own-key"},
+    )
+    assert response.status_code == 200, response.text
+    await sdk.chat.completions.create(
+        model="echo-1", messages=[{"role": "user", "content": "mine"}]
+    )
+    assert RECEIVED[-1]["headers"]["authorization"] == "Bearer sk-users-own-key"
+    # Another provider still gets the server's key.
+    await sdk.chat.completions.create(
+        model="claude-3-5-haiku-20241022", messages=[{"role": "user", "content": "theirs"}]
+    )
+    assert RECEIVED[-1]["headers"]["x-api-key"] == "sk-ant-server"
