@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -11,6 +13,23 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+
+def server_env(data_dir: Path, **settings: object) -> dict[str, str]:
+    """The environment of a test server: no CONVOBASE_ setting from outside, fast argon2, and
+    ``settings`` as CONVOBASE_<NAME> (lists and dicts as JSON)."""
+    from tests.conftest import FAST_ARGON2
+
+    values = {"data_dir": data_dir, **FAST_ARGON2, **settings}
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CONVOBASE_")},
+        **{
+            f"CONVOBASE_{name.upper()}": json.dumps(value)
+            if isinstance(value, list | dict)
+            else str(value)
+            for name, value in values.items()
+        },
+    }
 
 
 def free_port() -> int:

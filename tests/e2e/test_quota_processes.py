@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import FAST_ARGON2
-from tests.e2e.process import serve
+from tests.e2e.process import serve, server_env
 
 pytestmark = pytest.mark.e2e
 ALLOWANCE = 4
@@ -20,13 +18,11 @@ ATTEMPTS = 16
 
 @pytest.fixture(params=["sqlite", "postgres-redis"])
 def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CONVOBASE_")},
-        "CONVOBASE_DATA_DIR": str(tmp_path / "data"),
-        "CONVOBASE_SECRET_KEY": "two-processes-share-this-secret-key-0123456789",
-        "CONVOBASE_QUOTA_REQUESTS_PER_DAY": str(ALLOWANCE),
-        **{f"CONVOBASE_{k.upper()}": str(v) for k, v in FAST_ARGON2.items()},
-    }
+    env = server_env(
+        tmp_path / "data",
+        secret_key="two-processes-share-this-secret-key-0123456789",
+        quota_requests_per_day=ALLOWANCE,
+    )
     if request.param == "postgres-redis":
         env["CONVOBASE_DATABASE_URL"] = request.getfixturevalue("clean_postgres_url")
         env["CONVOBASE_REDIS_URL"] = request.getfixturevalue("redis_url")

@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import FAST_ARGON2
-from tests.e2e.process import serve
+from tests.e2e.process import serve, server_env
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CONVOBASE_")},
-        "CONVOBASE_DATA_DIR": str(tmp_path / "data"),
-        "CONVOBASE_ADMIN_EMAIL": "boss@example.com",
-        "CONVOBASE_ADMIN_PASSWORD": "boss password 123",
-        **{f"CONVOBASE_{k.upper()}": str(v) for k, v in FAST_ARGON2.items()},
-    }
+    env = server_env(
+        tmp_path / "data",
+        admin_email="boss@example.com",
+        admin_password="boss password 123",
+    )
     with serve(env, tmp_path / "server.log") as base:
         yield base
     output = (tmp_path / "server.log").read_text()

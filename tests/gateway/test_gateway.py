@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
@@ -371,18 +370,11 @@ async def test_over_quota_is_429_without_calling_upstream(
 
 def test_sync_sdk_against_a_real_server(tmp_path: Any, upstream_url: str) -> None:
     """The synchronous SDK, over real HTTP, streaming and not."""
-    import os
 
-    from tests.conftest import FAST_ARGON2
-    from tests.e2e.process import serve
+    from tests.e2e.process import serve, server_env
 
     providers = [{"name": "openai", "base_url": f"{upstream_url}/v1", "models": ["echo-1"]}]
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CONVOBASE_")},
-        "CONVOBASE_DATA_DIR": str(tmp_path / "data"),
-        "CONVOBASE_PROVIDERS": json.dumps(providers),
-        **{f"CONVOBASE_{k.upper()}": str(v) for k, v in FAST_ARGON2.items()},
-    }
+    env = server_env(tmp_path / "data", providers=providers)
     with serve(env, tmp_path / "server.log") as base:
         signed = httpx.post(
             f"{base}/api/v1/auth/signup",
@@ -408,19 +400,12 @@ def test_sync_sdk_against_a_real_server(tmp_path: Any, upstream_url: str) -> Non
 
 def test_an_abandoned_stream_keeps_what_was_generated(tmp_path: Any, upstream_url: str) -> None:
     """The client leaves mid-stream (real server, real socket): the partial answer is stored."""
-    import os
     import time
 
-    from tests.conftest import FAST_ARGON2
-    from tests.e2e.process import serve
+    from tests.e2e.process import serve, server_env
 
     providers = [{"name": "openai", "base_url": f"{upstream_url}/v1", "models": ["drip-1"]}]
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CONVOBASE_")},
-        "CONVOBASE_DATA_DIR": str(tmp_path / "data"),
-        "CONVOBASE_PROVIDERS": json.dumps(providers),
-        **{f"CONVOBASE_{k.upper()}": str(v) for k, v in FAST_ARGON2.items()},
-    }
+    env = server_env(tmp_path / "data", providers=providers)
     with serve(env, tmp_path / "server.log") as base:
         signed = httpx.post(
             f"{base}/api/v1/auth/signup",

@@ -12,11 +12,10 @@ import httpx
 
 from convobase.config import ProviderConfig
 from convobase.gateway.upstream import (
-    check_stream,
     invalid_response,
-    provider_timeout,
+    open_stream,
+    post_json,
     translate_transport_error,
-    upstream_failure,
 )
 
 API_VERSION = "2023-06-01"
@@ -181,42 +180,30 @@ class AnthropicUpstream:
         self.provider = provider
         self.api_key = api_key
 
-    def _request(self, body: dict[str, Any]) -> httpx.Request:
-        headers = {"Content-Type": "application/json", "anthropic-version": API_VERSION}
+    def _headers(self) -> dict[str, str]:
+        headers = {"anthropic-version": API_VERSION}
         if self.api_key:
             headers["x-api-key"] = self.api_key
-        return self.client.build_request(
-            "POST",
-            self.provider.base_url.rstrip("/") + "/messages",
-            content=json.dumps(body),
-            headers=headers,
-            timeout=provider_timeout(self.provider) or httpx.USE_CLIENT_DEFAULT,
-        )
+        return headers
 
     async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
         model = body["model"]
-        try:
-            response = await self.client.send(self._request(to_anthropic(body, model)))
-        except httpx.HTTPError as exc:
-            raise translate_transport_error(self.provider, exc) from exc
-        if response.status_code >= 400:
-            raise await upstream_failure(self.provider, response)
-        try:
-            answer = response.json()
-        except ValueError as exc:
-            raise invalid_response(self.provider) from exc
-        if not isinstance(answer, dict) or not isinstance(answer.get("content"), list):
-            raise invalid_response(self.provider)
+        answer = await post_json(
+            self.client,
+            self.provider,
+            "/messages",
+            to_anthropic(body, model),
+            self._headers(),
+            list_field="content",
+        )
         return from_anthropic(answer, model)
 
     async def stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         model = body["model"]
-        request = self._request({**to_anthropic(body, model), "stream": True})
-        try:
-            response = await self.client.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise translate_transport_error(self.provider, exc) from exc
-        await check_stream(self.provider, response)
+        request = {**to_anthropic(body, model), "stream": True}
+        response = await open_stream(
+            self.client, self.provider, "/messages", request, self._headers()
+        )
         return self._chunks(response, model)
 
     async def _chunks(self, response: httpx.Response, model: str) -> AsyncIterator[dict[str, Any]]:

@@ -138,6 +138,63 @@ def invalid_response(provider: ProviderConfig) -> GatewayError:
     )
 
 
+def _post(
+    client: httpx.AsyncClient,
+    provider: ProviderConfig,
+    path: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+) -> httpx.Request:
+    return client.build_request(
+        "POST",
+        provider.base_url.rstrip("/") + path,
+        content=json.dumps(body),
+        headers={"Content-Type": "application/json", **headers},
+        timeout=provider_timeout(provider) or httpx.USE_CLIENT_DEFAULT,
+    )
+
+
+async def post_json(
+    client: httpx.AsyncClient,
+    provider: ProviderConfig,
+    path: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    *,
+    list_field: str,
+) -> dict[str, Any]:
+    """POST ``body``; the JSON answer, which must be an object with a list at ``list_field``."""
+    try:
+        response = await client.send(_post(client, provider, path, body, headers))
+    except httpx.HTTPError as exc:
+        raise translate_transport_error(provider, exc) from exc
+    if response.status_code >= 400:
+        raise await upstream_failure(provider, response)
+    try:
+        answer = response.json()
+    except ValueError as exc:
+        raise invalid_response(provider) from exc
+    if not isinstance(answer, dict) or not isinstance(answer.get(list_field), list):
+        raise invalid_response(provider)
+    return answer
+
+
+async def open_stream(
+    client: httpx.AsyncClient,
+    provider: ProviderConfig,
+    path: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+) -> httpx.Response:
+    """POST ``body`` and return the streaming response once it is known to be an event stream."""
+    try:
+        response = await client.send(_post(client, provider, path, body, headers), stream=True)
+    except httpx.HTTPError as exc:
+        raise translate_transport_error(provider, exc) from exc
+    await check_stream(provider, response)
+    return response
+
+
 class OpenAIUpstream:
     """Any OpenAI-compatible server: OpenAI, Groq, OpenRouter, Together, Ollama, vLLM..."""
 
@@ -146,43 +203,26 @@ class OpenAIUpstream:
         self.provider = provider
         self.api_key = api_key
 
-    def _request(self, body: dict[str, Any]) -> httpx.Request:
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        url = self.provider.base_url.rstrip("/") + "/chat/completions"
-        return self.client.build_request(
-            "POST",
-            url,
-            content=json.dumps(body),
-            headers=headers,
-            timeout=provider_timeout(self.provider) or httpx.USE_CLIENT_DEFAULT,
-        )
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            response = await self.client.send(self._request(body))
-        except httpx.HTTPError as exc:
-            raise translate_transport_error(self.provider, exc) from exc
-        if response.status_code >= 400:
-            raise await upstream_failure(self.provider, response)
-        try:
-            answer = response.json()
-        except ValueError as exc:
-            raise invalid_response(self.provider) from exc
-        if not isinstance(answer, dict) or not isinstance(answer.get("choices"), list):
-            raise invalid_response(self.provider)
-        return answer
+        return await post_json(
+            self.client,
+            self.provider,
+            "/chat/completions",
+            body,
+            self._headers(),
+            list_field="choices",
+        )
 
     async def stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """The upstream's chunks; the first is awaited before yielding (errors surface early)."""
+        """The upstream's chunks, once the upstream has answered with an event stream."""
         body = {**body, "stream": True}
         body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
-        try:
-            response = await self.client.send(self._request(body), stream=True)
-        except httpx.HTTPError as exc:
-            raise translate_transport_error(self.provider, exc) from exc
-        await check_stream(self.provider, response)
+        response = await open_stream(
+            self.client, self.provider, "/chat/completions", body, self._headers()
+        )
         return _sse_chunks(self.provider, response)
 
 
