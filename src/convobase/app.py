@@ -22,6 +22,7 @@ from convobase.keys.router import router as provider_keys_router
 from convobase.logging import configure_logging
 from convobase.messages.router import router as messages_router
 from convobase.middleware import RequestContextMiddleware
+from convobase.oauth.router import router as oauth_router
 from convobase.preferences.router import router as preferences_router
 from convobase.quotas.router import admin_router as admin_quotas_router
 from convobase.quotas.router import router as quotas_router
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         health_router,
         auth_router,
+        oauth_router,
         api_keys_router,
         provider_keys_router,
         admin_users_router,

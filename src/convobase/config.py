@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from convobase.errors import ConfigError
@@ -33,6 +33,40 @@ class ProviderConfig(BaseModel):
     models: list[str] = Field(default_factory=list, max_length=10_000)
     model_prefix: str | None = Field(None, min_length=1, max_length=200)
     timeout_seconds: float | None = Field(None, gt=0, le=3600)
+
+
+class OAuthProviderConfig(BaseModel):
+    """One sign-in provider (see README: "Social sign-in")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
+    kind: Literal["google", "github", "oidc"]
+    client_id: str = Field(min_length=1, max_length=500)
+    client_secret: SecretStr
+    issuer: str | None = Field(
+        None, min_length=1, max_length=2000, description="OIDC issuer (discovery) URL."
+    )
+    display_name: str | None = Field(None, min_length=1, max_length=100)
+    scopes: list[str] | None = Field(None, max_length=50)
+    # GitHub only, for GitHub Enterprise (and the test suite's stand-in).
+    authorize_url: str | None = Field(None, min_length=1, max_length=2000)
+    token_url: str | None = Field(None, min_length=1, max_length=2000)
+    api_url: str | None = Field(None, min_length=1, max_length=2000)
+
+    @model_validator(mode="after")
+    def _defaults(self) -> OAuthProviderConfig:
+        if self.kind == "google" and self.issuer is None:
+            self.issuer = "https://accounts.google.com"
+        if self.kind == "oidc" and not self.issuer:
+            raise ValueError("an `oidc` provider needs an `issuer` URL")
+        return self
+
+    @property
+    def label(self) -> str:
+        if self.display_name:
+            return self.display_name
+        return {"google": "Google", "github": "GitHub"}.get(self.kind, self.name)
 
 
 class Settings(BaseSettings):
@@ -85,7 +119,36 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = Field(
         None, description="Force the cookie's Secure flag; default: on when served over https."
     )
-    signup_enabled: bool = Field(True, description="Allow self-service sign-up.")
+    signup_enabled: bool = Field(
+        True, description="Allow self-service sign-up (false is the same as `signup_mode=closed`)."
+    )
+    signup_mode: Literal["open", "invite", "closed"] = Field(
+        "open",
+        description="Who may create an account: anyone (`open`), only people an admin created "
+        "an account for (`invite`: they sign in with a password or a provider whose verified "
+        "email matches), or nobody (`closed`).",
+    )
+    signup_email_domains: list[str] = Field(
+        default_factory=list,
+        description='Email domains allowed to sign up (JSON list, e.g. `["example.com"]`); '
+        "empty: any.",
+    )
+    oauth_providers: list[OAuthProviderConfig] = Field(
+        default_factory=list,
+        description="Sign-in providers, a JSON list of `{name, kind, "
+        "client_id, client_secret, issuer, display_name}` (see Social sign-in).",
+    )
+    oauth_return_urls: list[str] = Field(
+        default_factory=list,
+        description="Where sign-in may return to: URL prefixes or origins (JSON list). "
+        "Empty: the public URL's origin.",
+    )
+    oauth_state_ttl_seconds: int = Field(
+        600, ge=30, le=3600, description="How long a started sign-in may take to come back."
+    )
+    oauth_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, description="Longest wait for a sign-in provider's answer."
+    )
 
     password_min_length: int = Field(10, ge=8, le=128, description="Shortest password accepted.")
     password_max_length: int = Field(
@@ -217,6 +280,19 @@ class Settings(BaseSettings):
     @property
     def resolved_storage_dir(self) -> Path:
         return (self.storage_dir or self.data_dir / "files").resolve()
+
+    @property
+    def effective_signup_mode(self) -> Literal["open", "invite", "closed"]:
+        return self.signup_mode if self.signup_enabled else "closed"
+
+    def email_domain_allowed(self, email: str) -> bool:
+        if not self.signup_email_domains:
+            return True
+        domain = email.rpartition("@")[2].lower()
+        return domain in {d.strip().lower().lstrip("@") for d in self.signup_email_domains}
+
+    def oauth_provider(self, name: str) -> OAuthProviderConfig | None:
+        return next((p for p in self.oauth_providers if p.name == name), None)
 
     @property
     def is_sqlite(self) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import httpx
 import structlog
@@ -30,6 +31,9 @@ from convobase.config import Settings
 from convobase.db.engine import Database
 from convobase.models import ApiKey
 
+if TYPE_CHECKING:
+    from convobase.oauth.providers import OAuthClients
+
 log = structlog.get_logger("convobase.runtime")
 
 
@@ -51,6 +55,7 @@ class Runtime:
         self.hasher = hasher
         self.storage = storage
         self._gateway_client: httpx.AsyncClient | None = None
+        self._oauth_clients: OAuthClients | None = None
         self._redis_sessions = (
             RedisSessionStore(redis, settings.redis_prefix) if redis is not None else None
         )
@@ -95,9 +100,19 @@ class Runtime:
             self._gateway_client = make_client(self.settings)
         return self._gateway_client
 
+    def oauth_clients(self) -> OAuthClients:
+        """Sign-in providers' HTTP client and discovery/key caches, made on first use."""
+        if self._oauth_clients is None:
+            from convobase.oauth.providers import OAuthClients
+
+            self._oauth_clients = OAuthClients(self.settings)
+        return self._oauth_clients
+
     async def close(self) -> None:
         if self._gateway_client is not None:
             await self._gateway_client.aclose()
+        if self._oauth_clients is not None:
+            await self._oauth_clients.aclose()
         await self.storage.aclose()
         if self.redis is not None:
             await self.redis.aclose()

@@ -66,6 +66,12 @@ GLOBAL_ROUTES = {
     ("GET", "/api/v1/provider-keys/{provider}"),
     ("PUT", "/api/v1/provider-keys/{provider}"),
     ("DELETE", "/api/v1/provider-keys/{provider}"),
+    # They name a configured sign-in provider, not a row: sign-in state is found by its own
+    # secret and bound to the browser; unlink finds the caller's identities by principal
+    # (tests/oauth/).
+    ("GET", "/api/v1/auth/oauth/{provider}/authorize"),
+    ("GET", "/api/v1/auth/oauth/{provider}/callback"),
+    ("DELETE", "/api/v1/auth/oauth/{provider}"),
 }
 
 

@@ -24,6 +24,8 @@ from convobase.auth.schemas import (
 from convobase.auth.tokens import csrf_token
 from convobase.db.session import DbSession
 from convobase.models import User
+from convobase.oauth import service as oauth_service
+from convobase.oauth.schemas import IdentityOut, MeOut
 from convobase.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -113,9 +115,13 @@ async def logout(principal: CurrentPrincipal, db: DbSession, runtime: RuntimeDep
     return response
 
 
-@router.get("/me", response_model=UserOut)
-async def me(principal: CurrentPrincipal) -> UserOut:
-    return UserOut.model_validate(principal.user)
+@router.get("/me", response_model=MeOut)
+async def me(principal: CurrentPrincipal, db: DbSession) -> MeOut:
+    linked = await oauth_service.identities(db, principal.user)
+    return MeOut(
+        **UserOut.model_validate(principal.user).model_dump(),
+        identities=[IdentityOut.model_validate(a) for a in linked],
+    )
 
 
 @router.patch("/me", response_model=UserOut)

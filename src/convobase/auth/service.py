@@ -12,6 +12,7 @@ from convobase.auth.dependencies import Principal
 from convobase.auth.schemas import LoginIn, MeUpdateIn, PasswordChangeIn, SignupIn
 from convobase.auth.tokens import new_session_token, token_hash
 from convobase.backends.sessions import SessionRecord
+from convobase.config import Settings
 from convobase.db.base import new_id, utcnow
 from convobase.errors import BadRequest, Forbidden, NotFound, RateLimited, Unauthorized
 from convobase.models import User
@@ -32,6 +33,16 @@ class ClientInfo:
 class IssuedSession:
     record: SessionRecord
     token: str
+
+
+def check_signup_allowed(settings: Settings, email: str) -> None:
+    """Self-service sign-up (by password or a provider) by the signup mode and email domains."""
+    mode = settings.effective_signup_mode
+    if mode != "open":
+        why = "by invitation only" if mode == "invite" else "closed"
+        raise Forbidden(f"Sign-up is {why} on this server", code="signup_closed")
+    if not settings.email_domain_allowed(email):
+        raise Forbidden("Sign-up is not open to this email domain", code="email_domain_not_allowed")
 
 
 async def start_session(
@@ -63,8 +74,7 @@ async def signup(
     db: AsyncSession, runtime: Runtime, data: SignupIn, client: ClientInfo
 ) -> tuple[User, IssuedSession]:
     settings = runtime.settings
-    if not settings.signup_enabled:
-        raise Forbidden("Sign-up is closed on this server", code="signup_closed")
+    check_signup_allowed(settings, data.email)
     if client.ip:
         decision = await runtime.limiter.hit(
             f"signup:ip:{client.ip}", settings.signup_ip_attempts, 3600

@@ -8,6 +8,7 @@ blob deletions or best-effort bookkeeping) that code registered with ``after_com
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 import structlog
@@ -37,8 +38,20 @@ async def run_after_commit(session: AsyncSession) -> None:
 
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
+    async with _transaction(request, write=request.method not in _SAFE_METHODS) as session:
+        yield session
+
+
+async def get_write_db(request: Request) -> AsyncIterator[AsyncSession]:
+    """For the rare GET that writes (an OAuth callback signing someone in)."""
+    async with _transaction(request, write=True) as session:
+        yield session
+
+
+@asynccontextmanager
+async def _transaction(request: Request, write: bool) -> AsyncIterator[AsyncSession]:
     database = request.app.state.runtime.database
-    session: AsyncSession = database.session(write=request.method not in _SAFE_METHODS)
+    session: AsyncSession = database.session(write=write)
     try:
         yield session
         await session.commit()
@@ -53,3 +66,4 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
 
 # Ends before the response is sent (scope="function"), so a 2xx always means committed.
 DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
+WriteDbSession = Annotated[AsyncSession, Depends(get_write_db, scope="function")]

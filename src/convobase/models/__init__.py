@@ -7,6 +7,7 @@ from convobase.models.auth_session import AuthSession
 from convobase.models.conversation import Conversation, ConversationTag
 from convobase.models.file import Blob, File
 from convobase.models.message import Message, MessageEdit
+from convobase.models.oauth import OAuthAccount, OAuthState
 from convobase.models.preference import Preference
 from convobase.models.provider_key import ProviderKey
 from convobase.models.search_doc import SearchDoc
@@ -34,6 +35,8 @@ __all__ = [
     "Message",
     "MessageEdit",
     "ModelPrice",
+    "OAuthAccount",
+    "OAuthState",
     "Preference",
     "ProviderKey",
     "QuotaReservation",
