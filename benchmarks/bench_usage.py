@@ -73,8 +73,8 @@ def run(*, engine: str, scale: float, samples: int = SAMPLES) -> dict[str, Any]:
     verified = verify(engine, password_hash)
     print(
         f"[usage {engine}] verified: {verified['ok']} ({verified['events']} events, "
-        f"{verified['daily_rows']} usage_daily and {verified['latency_rows']} "
-        "usage_latency_daily rows compared)",
+        f"{verified['daily_rows']} usage_daily, {verified['latency_rows']} "
+        f"usage_latency_daily and {verified['periods_rows']} usage_user_periods rows compared)",
         flush=True,
     )
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -96,8 +96,9 @@ def run(*, engine: str, scale: float, samples: int = SAMPLES) -> dict[str, Any]:
             size_mb = _size_mb(url, tmp / "bench.db")
             print(
                 f"[usage {engine}] loaded {loaded.written.events:,} events, "
-                f"{loaded.written.daily:,} usage_daily and {loaded.written.latency:,} "
-                f"usage_latency_daily rows in {loaded.seconds:.0f} s "
+                f"{loaded.written.daily:,} usage_daily, {loaded.written.latency:,} "
+                f"usage_latency_daily and {loaded.written.periods:,} usage_user_periods rows "
+                f"in {loaded.seconds:.0f} s "
                 f"(+ {analyze_seconds:.0f} s VACUUM/ANALYZE)",
                 flush=True,
             )
@@ -133,11 +134,13 @@ def run(*, engine: str, scale: float, samples: int = SAMPLES) -> dict[str, Any]:
         "usage_daily_rows": written.daily,
         "usage_daily_system_rows": written.system_daily,
         "usage_latency_daily_rows": written.latency,
+        "usage_user_periods_rows": written.periods,
         "heavy_user_events": per_user[heavy],
         "typical_user_events": per_user[typical],
         "load_seconds": round(loaded.seconds, 1),
         "load_seconds_rows": round(written.seconds_rows, 1),
         "load_seconds_indexes": round(written.seconds_indexes, 1),
+        "load_seconds_periods": round(written.seconds_periods, 1),
         "analyze_seconds": round(analyze_seconds, 1),
         "planner_statistics": engine == "postgres",  # see _settle
         "database_mb": size_mb,
@@ -155,7 +158,16 @@ def run(*, engine: str, scale: float, samples: int = SAMPLES) -> dict[str, Any]:
                 "max_ms": query["max_ms"],
             }
         )
-    result["load_seconds"] = round(loaded.seconds, 1)
+    result["checks"].insert(
+        0,
+        {
+            "check": "bulk-loaded rows = the API's (verify)",
+            "value": f"{verified['events']} events, {len(verified['mismatches'])} mismatches",
+            "target": "identical",
+            "ok": verified["ok"],
+        },
+    )
+    result["scale"] = scale
     return result
 
 
@@ -175,7 +187,7 @@ async def _settle(url: str) -> None:
         return
     conn = await asyncpg.connect(_dsn(url))
     try:
-        await conn.execute("VACUUM (ANALYZE) usage_daily, usage_latency_daily")
+        await conn.execute("VACUUM (ANALYZE) usage_daily, usage_latency_daily, usage_user_periods")
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
@@ -352,11 +364,16 @@ def verify(engine: str, password_hash: str) -> dict[str, Any]:
     dataset_usage into database B, and compare the tables and the summaries of A and B.
 
     The rare kinds of events (errors, timeouts, cancellations, no latency, no model, the
-    unpriced model) are made frequent here so that each of them is seen.
+    unpriced model) are made frequent here so that each of them is seen, and the three days
+    straddle the start of a month, so that usage_user_periods gets two month rows per user.
     """
-    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    now = datetime.now(UTC)
+    end = datetime(now.year, now.month, 2, 12, tzinfo=UTC)  # 1.5 days into this month
+    if end > now - timedelta(minutes=1):  # not over yet: the month before
+        last_month = end.replace(day=1) - timedelta(days=1)
+        end = end.replace(year=last_month.year, month=last_month.month)
     rates = Rates(error=0.05, timeout=0.03, cancelled=0.05, no_latency=0.05, no_model=0.03)
-    generator = Generator(users=5, events=400, now=now, days=3, seed=5, rates=rates)
+    generator = Generator(users=5, events=400, now=end, days=3, seed=5, rates=rates)
     days = list(generator.generate())
     mismatches: list[str] = []
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -405,6 +422,7 @@ def verify(engine: str, password_hash: str) -> dict[str, Any]:
         "users": generator.users,
         "daily_rows": len(tables_a["usage_daily"]),
         "latency_rows": len(tables_a["usage_latency_daily"]),
+        "periods_rows": len(tables_a["usage_user_periods"]),
         "statuses": {
             status: sum(1 for d in days for e in d.events if STATUSES[e[8]] == status)
             for status in STATUSES
@@ -451,17 +469,21 @@ def _record(
 def _summaries(
     client: httpx.Client, auth: list[dict[str, str]], admin: dict[str, str], start_at: datetime
 ) -> list[Any]:
-    window = {"start": start_at.isoformat(), "end": datetime.now(UTC).isoformat()}
+    """Every user's and the admin's summary, from the first event on and from the first of
+    its month on (so that the top users come from a whole month's rows plus days)."""
     out = []
-    for headers in auth:
-        response = client.get("/api/v1/usage/summary", params=window, headers=headers)
+    end = datetime.now(UTC).isoformat()
+    for start in (start_at, start_at.replace(day=1, hour=0, minute=0, second=0)):
+        window = {"start": start.isoformat(), "end": end}
+        for headers in auth:
+            response = client.get("/api/v1/usage/summary", params=window, headers=headers)
+            response.raise_for_status()
+            out.append(response.json())
+        response = client.get(
+            "/api/v1/admin/usage/summary", params={**window, "top": 100}, headers=admin
+        )
         response.raise_for_status()
         out.append(response.json())
-    response = client.get(
-        "/api/v1/admin/usage/summary", params={**window, "top": 100}, headers=admin
-    )
-    response.raise_for_status()
-    out.append(response.json())
     return out
 
 

@@ -11,9 +11,11 @@ The rollups (``usage_daily`` per user and for ``SYSTEM_ID``, ``usage_latency_dai
 aggregated while generating, by the rules of ``repository.add_rollups``: same keys (UTC day of
 ``occurred_at``, provider/model or ``""``), same counters (any status but ``success`` is an
 error, a missing cost adds 0 and counts as unpriced when a model was named, a missing latency
-adds nothing to the histogram), same ``latency_bucket``. ``bench_usage.verify`` proves it: the
-same small set of events recorded through ``POST /api/v1/usage/events`` into one database and
-loaded by this module into another leaves identical rows.
+adds nothing to the histogram), same ``latency_bucket``. ``usage_user_periods`` (per user and
+day, per user and month) is then summed from the users' usage_daily rows in SQL
+(``fill_user_periods``). ``bench_usage.verify`` proves it all: the same small set of events
+recorded through ``POST /api/v1/usage/events`` into one database and loaded by this module into
+another leaves identical rows.
 
 Costs follow ``pricing.from_override``: every priced model gets an admin price (written to
 ``model_prices`` too, so the server prices new events the same way) in thousandths of a dollar
@@ -416,6 +418,8 @@ class Written:
     latency: int = 0
     seconds_rows: float = 0.0  # generating and writing events and rollups
     seconds_indexes: float = 0.0  # recreating usage_events' indexes and foreign key
+    periods: int = 0  # usage_user_periods rows (day and month)
+    seconds_periods: float = 0.0  # filling usage_user_periods from usage_daily
 
 
 def write(url: str, days: Iterable[Day], user_ids: list[uuid.UUID]) -> Written:
@@ -668,7 +672,13 @@ class Loaded:
 
     @property
     def seconds(self) -> float:
-        return self.seconds_people + self.written.seconds_rows + self.written.seconds_indexes
+        written = self.written
+        return (
+            self.seconds_people
+            + written.seconds_rows
+            + written.seconds_indexes
+            + written.seconds_periods
+        )
 
 
 def load(
@@ -702,12 +712,15 @@ def load(
             yield day
 
     written = write(url, days_with_progress(), [user_id for user_id, _ in people.users])
-    asyncio.run(fill_user_periods(url))
+    started = time.perf_counter()
+    written.periods = asyncio.run(fill_user_periods(url))
+    written.seconds_periods = time.perf_counter() - started
     return Loaded(people, generator, written, seconds_people)
 
 
-async def fill_user_periods(url: str) -> None:
-    """usage_user_periods as the app writes it: per user and day, and per user and month."""
+async def fill_user_periods(url: str) -> int:
+    """usage_user_periods as the app writes it: per user and day, and per user and month,
+    summed from the users' usage_daily rows (in SQL, once the load is in); returns its rows."""
     engine = create_async_engine(url)
     sqlite = make_url(url).get_backend_name() == "sqlite"
     system = SYSTEM_ID.hex if sqlite else str(SYSTEM_ID)
@@ -725,8 +738,10 @@ async def fill_user_periods(url: str) -> None:
                     ),
                     {"system": system},
                 )
+            rows = await conn.scalar(text("SELECT count(*) FROM usage_user_periods"))
     finally:
         await engine.dispose()
+    return int(rows or 0)
 
 
 if __name__ == "__main__":  # quick manual check: python benchmarks/dataset_usage.py N
