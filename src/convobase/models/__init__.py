@@ -6,11 +6,13 @@ from convobase.models.api_key import ApiKey
 from convobase.models.auth_session import AuthSession
 from convobase.models.conversation import Conversation, ConversationTag
 from convobase.models.file import Blob, File
+from convobase.models.imported import ImportedConversation
 from convobase.models.message import Message, MessageEdit
 from convobase.models.oauth import OAuthAccount, OAuthState
 from convobase.models.preference import Preference
 from convobase.models.provider_key import ProviderKey
 from convobase.models.search_doc import SearchDoc
+from convobase.models.share import Share
 from convobase.models.usage import (
     ModelPrice,
     QuotaReservation,
@@ -32,6 +34,7 @@ __all__ = [
     "ConversationTag",
     "Feedback",
     "File",
+    "ImportedConversation",
     "Message",
     "MessageEdit",
     "ModelPrice",
@@ -41,6 +44,7 @@ __all__ = [
     "ProviderKey",
     "QuotaReservation",
     "SearchDoc",
+    "Share",
     "ToolRun",
     "UsageDaily",
     "UsageEvent",

@@ -30,6 +30,8 @@ class Message(IdMixin, Base):
     parent_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("messages.id", ondelete="SET NULL")
     )
+    # Who wrote it when not the owner (a user the conversation is shared with for writing).
+    author_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     role: Mapped[str] = mapped_column(String(16))
     parts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     content: Mapped[str] = mapped_column(Text)  # flattened text of the parts, for search

@@ -33,7 +33,8 @@ class UsageEvent(IdMixin, Base):
         Index("ix_usage_events_occurred", "occurred_at"),
     )
 
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # No foreign key: deleting an account keeps its usage for billing under a random id.
+    user_id: Mapped[uuid.UUID]
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     endpoint: Mapped[str | None] = mapped_column(String(200))
     provider: Mapped[str | None] = mapped_column(String(100))

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Boolean, CheckConstraint, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from convobase.db.base import Base, IdMixin, TimestampMixin
 
-ROLES = ("user", "admin")
+ROLES = ("user", "admin")  # and "guest", given only by POST /api/v1/auth/guest
 
 
 class User(IdMixin, TimestampMixin, Base):
@@ -20,10 +22,16 @@ class User(IdMixin, TimestampMixin, Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Null for accounts that only sign in through an OAuth provider.
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Guests: when they were last seen; `convobase prune` removes those idle too long.
+    last_active_at: Mapped[datetime | None]
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def is_guest(self) -> bool:
+        return self.role == "guest"
 
     @property
     def has_password(self) -> bool:
