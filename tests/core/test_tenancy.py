@@ -50,9 +50,13 @@ OWNED_ROUTES: dict[tuple[str, str], Any] = {
     ("DELETE", "/api/v1/files/{file_id}"): None,
     ("POST", "/api/v1/quotas/reservations/{reservation_id}/commit"): {"model": "gpt-4o"},
     ("DELETE", "/api/v1/quotas/reservations/{reservation_id}"): None,
+    ("GET", C + "/shares"): None,
+    ("POST", C + "/shares"): {"kind": "link", "mode": "live", "permission": "read"},
+    ("DELETE", "/api/v1/shares/{share_id}"): None,
 }
 GLOBAL_ROUTES = {
     ("PATCH", "/api/v1/admin/users/{user_id}"),
+    ("DELETE", "/api/v1/admin/users/{user_id}"),
     ("GET", "/api/v1/admin/users/{user_id}/quota"),
     ("PUT", "/api/v1/admin/model-prices/{model}"),
     ("DELETE", "/api/v1/admin/model-prices/{model}"),
@@ -72,6 +76,9 @@ GLOBAL_ROUTES = {
     ("GET", "/api/v1/auth/oauth/{provider}/authorize"),
     ("GET", "/api/v1/auth/oauth/{provider}/callback"),
     ("DELETE", "/api/v1/auth/oauth/{provider}"),
+    # A share link's token is its own secret (unknown, revoked, expired: 404; tests/sharing/).
+    ("GET", "/api/v1/shared/{token}"),
+    ("GET", "/s/{token}"),
 }
 
 
@@ -90,7 +97,13 @@ async def owned_rows(client: httpx.AsyncClient, owner: Account) -> dict[str, str
         json={"filename": "private.txt", "data_base64": "c2VjcmV0Cg=="},
     )
     reservation = await client.post("/api/v1/quotas/reservations", headers=owner.headers, json={})
+    share = await client.post(
+        f"/api/v1/conversations/{conversation['id']}/shares",
+        headers=owner.headers,
+        json={"kind": "link", "mode": "live", "permission": "read"},
+    )
     return {
+        "share_id": share.json()["id"],
         "reservation_id": reservation.json()["id"],
         "file_id": file.json()["id"],
         "conversation_id": conversation["id"],
