@@ -28,6 +28,8 @@ from convobase.quotas.router import admin_router as admin_quotas_router
 from convobase.quotas.router import router as quotas_router
 from convobase.runtime import Runtime
 from convobase.search.router import router as search_router
+from convobase.sharing.router import page_router as shared_page_router
+from convobase.sharing.router import router as sharing_router
 from convobase.usage.router import admin_router as admin_usage_router
 from convobase.usage.router import router as usage_router
 from convobase.users.router import router as admin_users_router
@@ -68,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         conversations_router,
         active_conversation_router,
         messages_router,
+        sharing_router,
+        shared_page_router,
         agents_router,
         search_router,
         files_router,

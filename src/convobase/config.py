@@ -164,6 +164,17 @@ class Settings(BaseSettings):
     login_ip_attempts: int = Field(60, ge=1, description="Logins per client address per window.")
     login_window_seconds: int = Field(900, ge=1, description="Login throttle window.")
     signup_ip_attempts: int = Field(20, ge=1, description="Sign-ups per client address per hour.")
+    guests_enabled: bool = Field(
+        True, description="Allow `POST /api/v1/auth/guest` (anonymous users who may sign up later)."
+    )
+    guest_idle_hours: int = Field(
+        72,
+        ge=1,
+        le=24 * 365,
+        description="A guest idle this long is gone: its session expires, `convobase prune` "
+        "deletes it.",
+    )
+    guest_ip_attempts: int = Field(10, ge=1, description="Guests per client address per hour.")
 
     api_key_max_per_user: int = Field(100, ge=1, description="Active API keys per user.")
     sessions_max_per_user: int = Field(
@@ -229,6 +240,39 @@ class Settings(BaseSettings):
         ge=1,
         description="Images above this many pixels are refused (decompression bombs).",
     )
+    import_max_bytes: int = Field(
+        1024 * 1024 * 1024,
+        ge=1,
+        description="Largest file `POST /api/v1/import` accepts (413 beyond, while streaming).",
+    )
+    import_max_conversations: int = Field(
+        100_000, ge=1, description="Conversations one import takes; the rest are skipped."
+    )
+    import_max_messages: int = Field(
+        2_000_000, ge=1, description="Messages one import takes; the rest are skipped."
+    )
+    import_max_messages_per_conversation: int = Field(
+        20_000, ge=1, description="A conversation with more messages is skipped."
+    )
+    import_max_item_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024,
+        description="Largest single conversation (or file) inside an import, decompressed.",
+    )
+    import_zip_max_bytes: int = Field(
+        8 * 1024 * 1024 * 1024,
+        ge=1,
+        description="Total decompressed size of an import zip (declared and actual).",
+    )
+    import_zip_max_ratio: int = Field(
+        200, ge=1, description="Largest decompressed/compressed ratio of a zip entry (bombs)."
+    )
+    import_zip_max_entries: int = Field(
+        200_000, ge=1, description="Most entries an import zip may hold."
+    )
+    import_batch_size: int = Field(
+        200, ge=1, le=100_000, description="Conversations per transaction of `convobase import`."
+    )
 
     providers: list[ProviderConfig] = Field(
         default_factory=list,
@@ -261,6 +305,19 @@ class Settings(BaseSettings):
     )
     quota_reservation_seconds: int = Field(
         600, ge=1, le=86400, description="How long an unsettled quota reservation holds."
+    )
+
+    share_max_per_conversation: int = Field(
+        100, ge=1, le=10_000, description="Live (unrevoked, unexpired) shares per conversation."
+    )
+    share_max_messages: int = Field(
+        500,
+        ge=1,
+        le=10_000,
+        description="Messages a shared page or snapshot shows at most (the newest of the path).",
+    )
+    share_user_invites_per_hour: int = Field(
+        60, ge=1, description="Shares with a named user one account may create per hour."
     )
 
     admin_email: str | None = Field(None, description="Bootstrap admin created by `serve`.")

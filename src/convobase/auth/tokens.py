@@ -1,4 +1,4 @@
-"""Opaque bearer secrets: session tokens and API keys, stored only as SHA-256 hashes.
+"""Opaque bearer secrets: session tokens, API keys and share links, stored only as SHA-256 hashes.
 
 Both carry 256 random bits, so a fast hash is enough (no brute force is possible) and lookups
 stay a single indexed equality; the recognisable prefix tells the two apart.
@@ -13,6 +13,8 @@ import secrets
 SESSION_PREFIX = "cbs_"
 API_KEY_PREFIX = "cbk_"
 API_KEY_DISPLAY_LENGTH = 12
+SHARE_PREFIX = "cbsh_"
+SHARE_DISPLAY_LENGTH = 12
 
 
 def new_session_token() -> str:
@@ -21,6 +23,10 @@ def new_session_token() -> str:
 
 def new_api_key() -> str:
     return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_share_token() -> str:
+    return SHARE_PREFIX + secrets.token_urlsafe(32)
 
 
 def token_hash(token: str) -> str:

@@ -16,6 +16,7 @@ from convobase.conversations.schemas import (
     ConversationOut,
     ConversationPage,
     ConversationUpdate,
+    conversation_out,
 )
 from convobase.db.base import utcnow
 from convobase.db.pagination import cursor_datetime, cursor_uuid, decode_cursor, page_of
@@ -59,13 +60,18 @@ async def list_conversations(
     where = repository.ConversationFilter(
         archived=_tri(archived), pinned=_tri(pinned), tag=tag, domain=domain
     )
-    rows = await repository.page(db, principal.user.id, limit=limit + 1, after=after, where=where)
+    now = utcnow()
+    user_id = principal.user.id
+    rows = await repository.page(db, user_id, limit=limit + 1, after=after, where=where, now=now)
     rows, next_cursor = page_of(
         rows, limit, runtime.secret, lambda c: (c.last_activity_at.isoformat(), c.id)
     )
-    total = await repository.count(db, principal.user.id, where) if include_total else None
+    permissions = await repository.permissions(db, user_id, rows, now)
+    total = await repository.count(db, user_id, where, now) if include_total else None
     return ConversationPage(
-        data=[ConversationOut.model_validate(c) for c in rows], next_cursor=next_cursor, total=total
+        data=[conversation_out(c, permissions[c.id]) for c in rows],
+        next_cursor=next_cursor,
+        total=total,
     )
 
 
@@ -73,9 +79,9 @@ async def list_conversations(
 async def get_conversation(
     conversation_id: uuid.UUID, principal: CurrentPrincipal, db: DbSession
 ) -> ConversationOut:
-    return ConversationOut.model_validate(
-        await repository.get(db, principal.user.id, conversation_id)
-    )
+    """Your own conversation, or one shared with you (marked `shared`, with your permission)."""
+    access = await repository.get_shared_or_owned(db, principal.user.id, conversation_id, utcnow())
+    return conversation_out(access.conversation, access.permission)
 
 
 @router.patch("/{conversation_id}", response_model=ConversationOut)

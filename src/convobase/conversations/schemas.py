@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
@@ -96,6 +96,20 @@ class ConversationOut(BaseModel):
     current_leaf_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
+    shared: bool = Field(
+        False, description="True when someone else owns it and shared it with you (a user share)."
+    )
+    permission: Literal["owner", "read", "write"] = Field(
+        "owner", description="Yours (`owner`), or what the share lets you do: `read`, `write`."
+    )
+
+
+def conversation_out(conversation: object, permission: str = "owner") -> ConversationOut:
+    """The answer for a conversation, marked shared when the caller is not its owner."""
+    out = ConversationOut.model_validate(conversation)
+    if permission != "owner":
+        out = out.model_copy(update={"shared": True, "permission": permission})
+    return out
 
 
 class ConversationPage(BaseModel):

@@ -1,18 +1,24 @@
 """Tenancy by query scope: every owner filter in Convobase goes through these helpers.
 
 A row that belongs to someone else is simply not found (404), never "forbidden".
+The one exception to "owned" is a conversation shared with a named user: ``accessible_by`` and
+``get_accessible`` widen the owner filter to "owned, or shared with me by a live user share".
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any, Protocol, TypeVar
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from convobase.errors import NotFound
+from convobase.models import Conversation, Share
 
 
 class Owned(Protocol):
@@ -44,3 +50,88 @@ async def get_owned(
     if row is None:
         raise NotFound(f"{what or model.__name__} not found")
     return row
+
+
+Permission = Literal["owner", "write", "read"]
+
+
+def _live_user_shares(user_id: uuid.UUID, now: datetime) -> Select[uuid.UUID]:
+    """Ids of the conversations shared with ``user_id`` (unrevoked, unexpired user shares);
+    served by the index ix_shares_recipient_conversation."""
+    return select(Share.conversation_id).where(
+        Share.recipient_id == user_id,
+        Share.kind == "user",
+        Share.revoked_at.is_(None),
+        or_(Share.expires_at.is_(None), Share.expires_at > now),
+    )
+
+
+def _accessible(user_id: uuid.UUID, now: datetime) -> ColumnElement[bool]:
+    return or_(
+        Conversation.user_id == user_id,
+        Conversation.id.in_(_live_user_shares(user_id, now)),
+    )
+
+
+def accessible_by(stmt: SelectT, user_id: uuid.UUID, now: datetime) -> SelectT:
+    """Restrict ``stmt`` to the conversations ``user_id`` owns or has been shared (user share)."""
+    return stmt.where(_accessible(user_id, now))
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """A conversation the caller may reach, and how: its owner, or a recipient of a share."""
+
+    conversation: Conversation
+    permission: Permission
+
+    @property
+    def is_owner(self) -> bool:
+        return self.permission == "owner"
+
+    @property
+    def can_write(self) -> bool:
+        return self.permission in ("owner", "write")
+
+
+async def get_accessible(
+    db: AsyncSession,
+    conversation_id: uuid.UUID,
+    user_id: uuid.UUID,
+    now: datetime,
+    *,
+    for_update: bool = False,
+) -> Access:
+    """The conversation if ``user_id`` owns it or it is shared with them, else NotFound."""
+    stmt = accessible_by(select(Conversation), user_id, now).where(
+        Conversation.id == conversation_id
+    )
+    if for_update:
+        stmt = stmt.with_for_update(of=Conversation)
+    conversation = (await db.execute(stmt)).scalar_one_or_none()
+    if conversation is None:
+        raise NotFound("Conversation not found")
+    if conversation.user_id == user_id:
+        return Access(conversation, "owner")
+    permissions = await shared_permissions(db, user_id, [conversation.id], now)
+    if conversation.id not in permissions:  # revoked between the two reads
+        raise NotFound("Conversation not found")
+    return Access(conversation, permissions[conversation.id])
+
+
+async def shared_permissions(
+    db: AsyncSession, user_id: uuid.UUID, conversation_ids: Iterable[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, Permission]:
+    """For conversations shared with ``user_id``: the strongest live permission of each."""
+    ids = list(conversation_ids)
+    if not ids:
+        return {}
+    stmt = (
+        _live_user_shares(user_id, now)
+        .add_columns(func.max(Share.permission))
+        .where(Share.conversation_id.in_(ids))
+        .group_by(Share.conversation_id)
+    )
+    rows = await db.execute(stmt)
+    # "write" sorts after "read", so max() is the strongest.
+    return {cid: ("write" if perm == "write" else "read") for cid, perm in rows}

@@ -87,7 +87,7 @@ async def list_messages(
 async def get_message(
     conversation_id: uuid.UUID, message_id: uuid.UUID, principal: CurrentPrincipal, db: DbSession
 ) -> MessageDetailOut:
-    message = await repository.get(db, principal.user.id, conversation_id, message_id)
+    message = await service.get_message(db, principal.user, conversation_id, message_id)
     out = await _one(db, conversation_id, message)
     edits = await repository.edits(db, message.id)
     feedback = await repository.feedback(db, principal.user.id, message.id)

@@ -185,6 +185,9 @@ class MessageOut(BaseModel):
     id: uuid.UUID
     conversation_id: uuid.UUID
     parent_id: uuid.UUID | None
+    author_id: uuid.UUID | None = Field(
+        None, description="Who wrote it when not the owner (a user with a write share)."
+    )
     role: str
     parts: list[dict[str, Any]]
     content: str

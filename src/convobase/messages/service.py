@@ -1,4 +1,9 @@
-"""Rules on messages: appending (O(1) whatever the length), branches, edits, deletion."""
+"""Rules on messages: appending (O(1) whatever the length), branches, edits, deletion.
+
+A conversation's owner may do everything; a user it is shared with may list and read its
+messages, and append only through a `write` share (a `read` share: 403 `read_only_share`).
+Edits, deletions and feedback stay the owner's (anyone else: 404).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from convobase.conversations import repository as conversations
 from convobase.db.base import new_id, utcnow
-from convobase.errors import ValidationFailed
+from convobase.errors import Forbidden, ValidationFailed
 from convobase.files import service as files
 from convobase.messages import repository
 from convobase.messages.schemas import (
@@ -56,7 +61,12 @@ async def append(
 ) -> Message:
     # Lock the conversation row first (PostgreSQL FOR UPDATE; SQLite writers are already
     # serialised by BEGIN IMMEDIATE), so concurrent appends chain and count exactly.
-    conversation = await conversations.get(db, user.id, conversation_id, for_update=True)
+    access = await conversations.get_shared_or_owned(
+        db, user.id, conversation_id, utcnow(), for_update=True
+    )
+    if not access.can_write:
+        raise Forbidden("This conversation is shared with you read-only", code="read_only_share")
+    conversation = access.conversation
     if "parent_id" in data.model_fields_set:
         parent_id = data.parent_id
         if parent_id is not None and not await repository.exists_in(db, conversation.id, parent_id):
@@ -69,7 +79,10 @@ async def append(
     message = Message(
         id=id or new_id(),
         conversation_id=conversation.id,
-        user_id=user.id,
+        # The owner's id is the tenancy (shard) key of every message; a share's recipient is
+        # recorded as the author.
+        user_id=conversation.user_id,
+        author_id=None if access.is_owner else user.id,
         parent_id=parent_id,
         role=data.role,
         parts=_parts_json(parts),
@@ -178,7 +191,8 @@ async def list_messages(
     leaf: uuid.UUID | str | None,
 ) -> Listing:
     """All messages by time, or (``leaf``) the path from the root to that leaf."""
-    conversation = await conversations.get(db, user.id, conversation_id)
+    access = await conversations.get_shared_or_owned(db, user.id, conversation_id, utcnow())
+    conversation = access.conversation
     if leaf is None:
         rows = await repository.chronological(
             db, conversation.id, limit=limit + 1, after=after, descending=descending
@@ -212,6 +226,14 @@ async def list_messages(
     return Listing([found[i] for i in page if i in found], len(ids) > limit)
 
 
+async def get_message(
+    db: AsyncSession, user: User, conversation_id: uuid.UUID, message_id: uuid.UUID
+) -> Message:
+    """A message of a conversation the user owns or that is shared with them."""
+    access = await conversations.get_shared_or_owned(db, user.id, conversation_id, utcnow())
+    return await repository.get(db, access.conversation.user_id, conversation_id, message_id)
+
+
 async def to_out(
     db: AsyncSession, conversation_id: uuid.UUID, messages: list[Message]
 ) -> list[MessageOut]:
@@ -224,6 +246,7 @@ async def to_out(
                 id=m.id,
                 conversation_id=m.conversation_id,
                 parent_id=m.parent_id,
+                author_id=m.author_id,
                 role=m.role,
                 parts=m.parts,
                 content=m.content,

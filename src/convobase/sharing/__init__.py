@@ -1,0 +1,1 @@
+"""Conversation sharing: links (public, read-only) and shares with named users."""

@@ -1,0 +1,215 @@
+"""Rules on shares.
+
+- Only a conversation's owner creates, lists and revokes its shares (anyone else: 404).
+- A link share is read-only; its token (``cbsh_`` + 256 random bits) is shown once and stored
+  only as its SHA-256. A user share names an active account by email and is always live.
+- Unknown, disabled and guest accounts answer alike (404 ``recipient_not_found``); sharing
+  with oneself is a 422; a second live share with the same person is a 409.
+- At most ``share_max_per_conversation`` live shares per conversation (409); ``expires_at``
+  must be in the future (422).
+- A public read shows the newest ``share_max_messages`` messages of the current path (live),
+  or of the path as it was when the share was made (snapshot); never ids or the owner. An
+  expired, revoked or unknown token is a 404. Reads are counted after the commit, in a short
+  transaction of their own, so counting never fails a read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from convobase.auth.tokens import SHARE_DISPLAY_LENGTH, SHARE_PREFIX, new_share_token, token_hash
+from convobase.conversations import repository as conversations
+from convobase.db.base import utcnow
+from convobase.db.session import after_commit
+from convobase.db.tenancy import get_owned
+from convobase.errors import Conflict, NotFound, RateLimited, ValidationFailed
+from convobase.messages import repository as messages
+from convobase.models import Conversation, Share, User
+from convobase.runtime import Runtime
+from convobase.sharing import repository
+from convobase.sharing.schemas import PublicConversation, PublicMessage, ShareCreate, ShareOut
+from convobase.users import repository as users
+
+MAX_TOKEN_LENGTH = 128
+
+
+def _invalid(field: str, message: str, code: str) -> ValidationFailed:
+    return ValidationFailed(
+        message,
+        code=code,
+        details={"errors": [{"loc": ["body", field], "msg": message, "type": code}]},
+    )
+
+
+async def create(
+    db: AsyncSession, runtime: Runtime, user: User, conversation_id: uuid.UUID, data: ShareCreate
+) -> tuple[Share, str | None, str | None]:
+    """A new share, the link token (link shares) and the recipient's email (user shares)."""
+    settings = runtime.settings
+    now = utcnow()
+    # The owner's conversation only, locked so concurrent creations respect the limit.
+    conversation = await conversations.get(db, user.id, conversation_id, for_update=True)
+    if data.expires_at is not None and data.expires_at <= now:
+        raise _invalid("expires_at", "expires_at must be in the future", "value_error")
+    limit = settings.share_max_per_conversation
+    if await repository.count_live(db, conversation.id, now) >= limit:
+        raise Conflict(f"At most {limit} live shares per conversation", code="too_many_shares")
+    share = Share(
+        conversation_id=conversation.id,
+        user_id=user.id,
+        kind=data.kind,
+        mode=data.mode,
+        permission=data.permission,
+        expires_at=data.expires_at,
+        access_count=0,
+        created_at=now,
+    )
+    token: str | None = None
+    email: str | None = None
+    if data.kind == "user":
+        recipient = await _recipient(db, runtime, user, data)
+        if await repository.live_user_share(db, conversation.id, recipient.id, now) is not None:
+            raise Conflict(
+                "This conversation is already shared with this user; revoke that share first",
+                code="already_shared",
+            )
+        share.recipient_id = recipient.id
+        email = recipient.email
+    else:
+        token = new_share_token()
+        share.token_hash = token_hash(token)
+        share.token_prefix = token[:SHARE_DISPLAY_LENGTH]
+        if data.mode == "snapshot":
+            view = await _live_view(db, conversation, settings.share_max_messages, now)
+            share.snapshot = view.model_dump(mode="json", exclude={"mode", "expires_at"})
+    db.add(share)
+    await db.flush()
+    return share, token, email
+
+
+async def _recipient(db: AsyncSession, runtime: Runtime, user: User, data: ShareCreate) -> User:
+    assert data.user_email is not None  # the schema requires it for user shares
+    if data.user_email == user.email:
+        raise _invalid("user_email", "You cannot share a conversation with yourself", "self_share")
+    # Bounds how fast one account can probe which emails have accounts.
+    decision = await runtime.limiter.hit(
+        f"share:invite:{user.id}", runtime.settings.share_user_invites_per_hour, 3600
+    )
+    if not decision.allowed:
+        raise RateLimited(decision.retry_after, "Too many shares with named users; try later")
+    recipient = await users.get_by_email(db, data.user_email)
+    if recipient is None or recipient.disabled or recipient.role == "guest":
+        raise NotFound("No account with this email can receive shares", code="recipient_not_found")
+    if recipient.id == user.id:
+        raise _invalid("user_email", "You cannot share a conversation with yourself", "self_share")
+    return recipient
+
+
+async def list_shares(
+    db: AsyncSession,
+    user: User,
+    conversation_id: uuid.UUID,
+    *,
+    limit: int,
+    before: uuid.UUID | None,
+) -> list[tuple[Share, str | None]]:
+    conversation = await conversations.get(db, user.id, conversation_id)
+    return await repository.page(db, user.id, conversation.id, limit=limit, before=before)
+
+
+async def revoke(db: AsyncSession, user: User, share_id: uuid.UUID) -> None:
+    """Revoking takes effect at once: the link and the recipient's access are gone."""
+    share = await get_owned(db, Share, share_id, user.id, what="Share")
+    if share.revoked_at is None:
+        share.revoked_at = utcnow()
+        await db.flush()
+
+
+def to_out(share: Share, email: str | None, now: datetime | None = None) -> ShareOut:
+    now = now or utcnow()
+    return ShareOut(
+        id=share.id,
+        conversation_id=share.conversation_id,
+        kind=share.kind,
+        mode=share.mode,
+        permission=share.permission,
+        token_prefix=share.token_prefix,
+        recipient_email=email,
+        expires_at=share.expires_at,
+        revoked=share.revoked_at is not None,
+        revoked_at=share.revoked_at,
+        expired=share.expires_at is not None and share.expires_at <= now,
+        access_count=share.access_count,
+        last_accessed_at=share.last_accessed_at,
+        created_at=share.created_at,
+    )
+
+
+async def _live_view(
+    db: AsyncSession, conversation: Conversation, max_messages: int, now: datetime
+) -> PublicConversation:
+    """The newest ``max_messages`` messages of the conversation's current path, oldest first."""
+    ids: list[uuid.UUID] = []
+    if conversation.current_leaf_id is not None:
+        ids = await messages.ancestors(
+            db, conversation.id, conversation.current_leaf_id, max_steps=max_messages + 1
+        )
+    truncated = len(ids) > max_messages
+    ids = list(reversed(ids[:max_messages]))
+    found = await messages.by_ids(db, ids)
+    shown = [found[i] for i in ids if i in found]
+    return PublicConversation(
+        title=conversation.title,
+        mode="live",
+        messages=[
+            PublicMessage(
+                role=m.role,
+                parts=m.parts,
+                content=m.content,
+                model=_model(m.meta),
+                created_at=m.created_at,
+            )
+            for m in shown
+        ],
+        truncated=truncated,
+        as_of=now,
+        expires_at=None,
+    )
+
+
+def _model(meta: dict[str, Any]) -> str | None:
+    model = meta.get("model") if isinstance(meta, dict) else None
+    return model if isinstance(model, str) else None
+
+
+async def read_public(db: AsyncSession, runtime: Runtime, token: str) -> PublicConversation:
+    """What anyone holding the link sees; counts the read (after the commit)."""
+    if not token.startswith(SHARE_PREFIX) or len(token) > MAX_TOKEN_LENGTH:
+        raise NotFound("Share not found")
+    now = utcnow()
+    share = await repository.live_link(db, token_hash(token), now)
+    if share is None:
+        raise NotFound("Share not found")
+    if share.mode == "snapshot" and share.snapshot is not None:
+        view = PublicConversation.model_validate(
+            {**share.snapshot, "mode": "snapshot", "expires_at": None}
+        )
+    else:
+        conversation = await get_owned(
+            db, Conversation, share.conversation_id, share.user_id, what="Share"
+        )
+        view = await _live_view(db, conversation, runtime.settings.share_max_messages, now)
+    share_id = share.id
+    after_commit(db, lambda: _count_read(runtime, share_id, now))
+    return view.model_copy(update={"expires_at": share.expires_at})
+
+
+async def _count_read(runtime: Runtime, share_id: uuid.UUID, now: datetime) -> None:
+    # Best-effort bookkeeping in its own short transaction (a failure is logged, not surfaced).
+    async with runtime.database.session() as db:
+        await repository.count_access(db, share_id, now)
+        await db.commit()
