@@ -30,6 +30,7 @@ from convobase.runtime import Runtime
 from convobase.search.router import router as search_router
 from convobase.sharing.router import page_router as shared_page_router
 from convobase.sharing.router import router as sharing_router
+from convobase.transfer.router import router as transfer_router
 from convobase.usage.router import admin_router as admin_usage_router
 from convobase.usage.router import router as usage_router
 from convobase.users.router import router as admin_users_router
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         agents_router,
         search_router,
         files_router,
+        transfer_router,
         gateway_router,
         preferences_router,
         usage_router,
@@ -83,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin_quotas_router,
     ):
         app.include_router(router)
+    _json_limit = settings.max_request_bytes
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_request_bytes,
@@ -90,6 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         path_limits={
             "/api/v1/files": _upload_body_limit(settings),
             "/v1/chat/completions": settings.gateway_max_request_bytes,
+            # The import route enforces import_max_bytes itself while streaming.
+            "/api/v1/import": max(settings.import_max_bytes + 64 * 1024, _json_limit),
+            "/api/v1/import/local": max(settings.import_max_item_bytes, _json_limit),
         },
     )
     return app
