@@ -1,4 +1,4 @@
-"""The `convobase` command: serve, db upgrade, users ..., keys rotate."""
+"""The `convobase` command: serve, db upgrade, users ..., keys rotate, prune."""
 
 from __future__ import annotations
 
@@ -16,14 +16,18 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from convobase.accounts import guests
+from convobase.accounts import service as accounts
 from convobase.auth.passwords import PasswordHasher
 from convobase.auth.schemas import LoginIn
 from convobase.config import Settings
 from convobase.db.engine import Database
 from convobase.db.migrate import upgrade
+from convobase.db.session import run_after_commit
 from convobase.errors import ConfigError, ConvobaseError
 from convobase.keys import service as vault
 from convobase.models import User
+from convobase.runtime import Runtime
 from convobase.users import repository
 from convobase.users.service import create_user
 
@@ -70,6 +74,24 @@ def _run(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     async def main() -> T:
         async with _unit_of_work(settings) as db:
             return await work(db)
+
+    try:
+        return asyncio.run(main())
+    except ConvobaseError as exc:
+        err.print(f"[red]Error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+def _run_with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:
+    """For commands that need the backends (storage, Redis sessions) as a request has them;
+    ``work`` commits its own transactions and runs their after-commit callbacks."""
+
+    async def main() -> T:
+        runtime = Runtime.from_settings(settings)
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.close()
 
     try:
         return asyncio.run(main())
@@ -240,6 +262,39 @@ def users_disable(
 ) -> None:
     """Disable an account (its sessions and API keys stop working at once)."""
     _update_user(email, disabled=not enable)
+
+
+@users_app.command("delete")
+def users_delete(
+    email: Annotated[str, typer.Argument(help="The account's email.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete an account and everything it owns (its usage is kept, anonymised)."""
+    settings = _settings()
+    address = _email(email)
+    if not yes and not typer.confirm(f"Delete {address} and everything it owns?"):
+        raise typer.Exit(1)
+
+    async def work(runtime: Runtime) -> None:
+        async with runtime.database.session() as db:
+            await accounts.delete_by_email(db, runtime, address)
+            await db.commit()
+        await run_after_commit(db)  # blobs, Redis sessions, quota counters
+
+    _run_with_runtime(settings, work)
+    console.print(f"Deleted {address}.")
+
+
+@app.command()
+def prune() -> None:
+    """Delete guests idle longer than CONVOBASE_GUEST_IDLE_HOURS (with all they own), expired
+    sessions, sign-in states and quota reservations. Safe to run while serving (cron)."""
+    settings = _settings()
+    report = _run_with_runtime(settings, guests.prune)
+    console.print(
+        f"Pruned {report.guests} idle guests, {report.sessions} expired sessions, "
+        f"{report.reservations} stale quota reservations."
+    )
 
 
 _ROTATE_HELP = (

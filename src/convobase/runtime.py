@@ -29,7 +29,7 @@ from convobase.backends.sessions.sql import SqlSessionStore
 from convobase.backends.storage import BlobStorage, open_storage
 from convobase.config import Settings
 from convobase.db.engine import Database
-from convobase.models import ApiKey
+from convobase.models import ApiKey, User
 
 if TYPE_CHECKING:
     from convobase.oauth.providers import OAuthClients
@@ -127,13 +127,24 @@ class Runtime:
     # Best-effort bookkeeping that runs after the request committed, in its own short
     # transaction: a busy database must never fail a read because of it.
     async def touch_session(
-        self, session_id: uuid.UUID, now: datetime, expires_at: datetime
+        self,
+        session_id: uuid.UUID,
+        now: datetime,
+        expires_at: datetime,
+        active_user: uuid.UUID | None = None,
     ) -> None:
+        """Slide the session; with ``active_user`` (guests) also record their last activity."""
         if self._redis_sessions is not None:
             await self._redis_sessions.touch(session_id, now, expires_at)
-            return
+            if active_user is None:
+                return
         async with self.database.session() as db:
-            await SqlSessionStore(db).touch(session_id, now, expires_at)
+            if self._redis_sessions is None:
+                await SqlSessionStore(db).touch(session_id, now, expires_at)
+            if active_user is not None:
+                await db.execute(
+                    update(User).where(User.id == active_user).values(last_active_at=now)
+                )
             await db.commit()
 
     async def touch_api_key(self, key_id: uuid.UUID, now: datetime) -> None:

@@ -2,14 +2,17 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Depends, status
 
 from convobase.apikeys import service
 from convobase.apikeys.schemas import ApiKeyCreatedOut, ApiKeyIn, ApiKeyListOut, ApiKeyOut
-from convobase.auth.dependencies import CurrentPrincipal, RuntimeDep
+from convobase.auth.dependencies import CurrentPrincipal, RuntimeDep, refuse_guests
 from convobase.db.session import DbSession
 
-router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"])
+# Guests may not mint API keys (403 guest_not_allowed).
+router = APIRouter(
+    prefix="/api/v1/api-keys", tags=["api-keys"], dependencies=[Depends(refuse_guests)]
+)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreatedOut)

@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from convobase.auth.tokens import API_KEY_PREFIX, csrf_matches, token_hash
 from convobase.backends.sessions import SessionRecord
+from convobase.config import Settings
 from convobase.db.base import utcnow
 from convobase.db.session import DbSession, after_commit, run_after_commit
-from convobase.errors import Forbidden, Unauthorized
+from convobase.errors import ConvobaseError, Forbidden, Unauthorized
 from convobase.models import ApiKey, User
 from convobase.runtime import Runtime
 
@@ -113,11 +114,20 @@ async def _from_session(
         raise Unauthorized("Invalid, expired or revoked session", code="invalid_token")
     settings = runtime.settings
     if now - record.last_seen_at >= timedelta(seconds=settings.session_touch_seconds):
-        expires_at = now + timedelta(days=settings.session_ttl_days)
+        expires_at = now + session_lifetime(settings, user)
         session_id = record.id
-        after_commit(db, lambda: runtime.touch_session(session_id, now, expires_at))
+        # A guest's activity is what `convobase prune` reads; written with the same throttle.
+        active = user.id if user.is_guest else None
+        after_commit(db, lambda: runtime.touch_session(session_id, now, expires_at, active))
         record = record.touched(now, expires_at)
     return Principal(user=user, session=record, via_cookie=via_cookie)
+
+
+def session_lifetime(settings: Settings, user: User) -> timedelta:
+    """How long a session lives from its last use: guests expire after their idle time."""
+    if user.is_guest:
+        return timedelta(hours=settings.guest_idle_hours)
+    return timedelta(days=settings.session_ttl_days)
 
 
 async def get_principal(request: Request, db: DbSession, runtime: RuntimeDep) -> Principal:
@@ -157,6 +167,29 @@ async def resolve_principal(request: Request, db: AsyncSession, runtime: Runtime
     return principal
 
 
+async def optional_guest(request: Request, db: AsyncSession, runtime: Runtime) -> Principal | None:
+    """The guest session this request carries (cookie or Bearer), for sign-up and login to
+    merge; None for anything else. Never fails: a bad, expired or cross-site (CSRF) guest
+    credential is simply ignored, so it cannot break a login nor merge a guest uninvited."""
+    try:
+        principal = await resolve_principal(request, db, runtime)
+    except ConvobaseError:
+        return None
+    if principal.user.is_guest and principal.session is not None:
+        return principal
+    return None
+
+
+async def refuse_guests(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    """For what a guest may not do (API keys, the provider key vault...): 403."""
+    if principal.user.is_guest:
+        raise Forbidden(
+            "Guests cannot do this; sign up to keep your conversations and unlock it",
+            code="guest_not_allowed",
+        )
+    return principal
+
+
 async def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     if principal.user.role != "admin":
         raise Forbidden("Administrator role required", code="admin_required")
@@ -164,5 +197,6 @@ async def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> 
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+MemberPrincipal = Annotated[Principal, Depends(refuse_guests)]
 PrincipalOutsideTransaction = Annotated[Principal, Depends(get_principal_outside_transaction)]
 AdminPrincipal = Annotated[Principal, Depends(get_admin)]

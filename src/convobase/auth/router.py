@@ -6,8 +6,11 @@ import uuid
 
 from fastapi import APIRouter, Request, Response, status
 
+from convobase.accounts import guests
+from convobase.accounts import service as accounts
+from convobase.accounts.schemas import DeleteMeIn
 from convobase.auth import service
-from convobase.auth.dependencies import CurrentPrincipal, RuntimeDep
+from convobase.auth.dependencies import CurrentPrincipal, RuntimeDep, optional_guest
 from convobase.auth.schemas import (
     AuthOut,
     LoginIn,
@@ -93,7 +96,8 @@ def auth_out(runtime: Runtime, user: User, issued: service.IssuedSession) -> Aut
 async def signup(
     data: SignupIn, request: Request, response: Response, db: DbSession, runtime: RuntimeDep
 ) -> AuthOut:
-    user, issued = await service.signup(db, runtime, data, client_info(request))
+    guest = await optional_guest(request, db, runtime)
+    user, issued = await service.signup(db, runtime, data, client_info(request), guest)
     set_session_cookies(request, response, runtime, issued)
     return auth_out(runtime, user, issued)
 
@@ -102,7 +106,18 @@ async def signup(
 async def login(
     data: LoginIn, request: Request, response: Response, db: DbSession, runtime: RuntimeDep
 ) -> AuthOut:
-    user, issued = await service.login(db, runtime, data, client_info(request))
+    guest = await optional_guest(request, db, runtime)
+    user, issued = await service.login(db, runtime, data, client_info(request), guest)
+    set_session_cookies(request, response, runtime, issued)
+    return auth_out(runtime, user, issued)
+
+
+@router.post("/guest", status_code=status.HTTP_201_CREATED, response_model=AuthOut)
+async def guest(
+    request: Request, response: Response, db: DbSession, runtime: RuntimeDep
+) -> AuthOut:
+    """Start an anonymous session; signing up or logging in with it keeps what it made."""
+    user, issued = await guests.start_guest(db, runtime, client_info(request))
     set_session_cookies(request, response, runtime, issued)
     return auth_out(runtime, user, issued)
 
@@ -127,6 +142,17 @@ async def me(principal: CurrentPrincipal, db: DbSession) -> MeOut:
 @router.patch("/me", response_model=UserOut)
 async def update_me(data: MeUpdateIn, principal: CurrentPrincipal, db: DbSession) -> UserOut:
     return UserOut.model_validate(await service.update_me(db, principal.user, data))
+
+
+@router.delete("/me", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_me(
+    principal: CurrentPrincipal, db: DbSession, runtime: RuntimeDep, data: DeleteMeIn | None = None
+) -> Response:
+    """Delete the account and everything it owns (usage kept anonymised)."""
+    await accounts.delete_me(db, runtime, principal, data.password if data else None)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    clear_session_cookies(response, runtime)
+    return response
 
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from convobase.auth.dependencies import Principal
+from convobase.accounts.service import merge_guest
+from convobase.auth.dependencies import Principal, session_lifetime
 from convobase.auth.schemas import LoginIn, MeUpdateIn, PasswordChangeIn, SignupIn
 from convobase.auth.tokens import new_session_token, token_hash
 from convobase.backends.sessions import SessionRecord
@@ -21,6 +21,7 @@ from convobase.users import repository as users
 from convobase.users.service import check_password_policy, create_user
 
 _BAD_CREDENTIALS = "Wrong email or password"
+GUEST_EMAIL_DOMAIN = "guest.invalid"  # RFC 2606: never a real address
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,8 @@ def check_signup_allowed(settings: Settings, email: str) -> None:
         raise Forbidden(f"Sign-up is {why} on this server", code="signup_closed")
     if not settings.email_domain_allowed(email):
         raise Forbidden("Sign-up is not open to this email domain", code="email_domain_not_allowed")
+    if email.endswith("@" + GUEST_EMAIL_DOMAIN):
+        raise Forbidden("This email domain is reserved for guests", code="email_domain_reserved")
 
 
 async def start_session(
@@ -57,7 +60,7 @@ async def start_session(
         token_hash=token_hash(token),
         created_at=now,
         last_seen_at=now,
-        expires_at=now + timedelta(days=runtime.settings.session_ttl_days),
+        expires_at=now + session_lifetime(runtime.settings, user),
         user_agent=(client.user_agent or "")[:512] or None,
         ip=client.ip,
     )
@@ -71,8 +74,13 @@ async def start_session(
 
 
 async def signup(
-    db: AsyncSession, runtime: Runtime, data: SignupIn, client: ClientInfo
+    db: AsyncSession,
+    runtime: Runtime,
+    data: SignupIn,
+    client: ClientInfo,
+    guest: Principal | None = None,
 ) -> tuple[User, IssuedSession]:
+    """Create the account; a guest session carried along has its data moved into it."""
     settings = runtime.settings
     check_signup_allowed(settings, data.email)
     if client.ip:
@@ -84,12 +92,18 @@ async def signup(
     user = await create_user(
         db, runtime.hasher, settings, email=data.email, password=data.password, name=data.name
     )
+    await merge_guest(db, runtime, guest, user)
     return user, await start_session(db, runtime, user, client)
 
 
 async def login(
-    db: AsyncSession, runtime: Runtime, data: LoginIn, client: ClientInfo
+    db: AsyncSession,
+    runtime: Runtime,
+    data: LoginIn,
+    client: ClientInfo,
+    guest: Principal | None = None,
 ) -> tuple[User, IssuedSession]:
+    """Sign in; a guest session carried along has its data moved into the account."""
     settings = runtime.settings
     limiter = runtime.limiter
     window = settings.login_window_seconds
@@ -117,6 +131,7 @@ async def login(
     await limiter.reset(email_key)
     if user.password_hash and runtime.hasher.needs_rehash(user.password_hash):
         user.password_hash = await runtime.hasher.hash(data.password)
+    await merge_guest(db, runtime, guest, user)
     return user, await start_session(db, runtime, user, client)
 
 
@@ -142,6 +157,8 @@ async def change_password(
     db: AsyncSession, runtime: Runtime, principal: Principal, data: PasswordChangeIn
 ) -> None:
     user = principal.user
+    if user.is_guest:
+        raise Forbidden("Guests sign up to set a password", code="guest_not_allowed")
     if user.password_hash is not None and (
         data.current_password is None
         or not await runtime.hasher.verify(user.password_hash, data.current_password)
@@ -175,7 +192,7 @@ async def refresh_session(
         raise BadRequest("Refresh needs a session token, not an API key", code="not_a_session")
     store = runtime.session_store(db)
     now = utcnow()
-    expires_at = now + timedelta(days=runtime.settings.session_ttl_days)
+    expires_at = now + session_lifetime(runtime.settings, principal.user)
     await store.touch(principal.session.id, now, expires_at)
     record = principal.session.touched(now, expires_at)
     token = ""

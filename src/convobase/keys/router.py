@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Depends, Path, status
 
-from convobase.auth.dependencies import CurrentPrincipal, RuntimeDep
+from convobase.auth.dependencies import CurrentPrincipal, RuntimeDep, refuse_guests
 from convobase.db.session import DbSession
 from convobase.keys import service
 from convobase.keys.schemas import (
@@ -16,7 +16,11 @@ from convobase.keys.schemas import (
     ProviderKeyOut,
 )
 
-router = APIRouter(prefix="/api/v1/provider-keys", tags=["provider-keys"])
+# Guests may not use the vault (403 guest_not_allowed): a key sealed to a guest's id could
+# not move to the account it becomes.
+router = APIRouter(
+    prefix="/api/v1/provider-keys", tags=["provider-keys"], dependencies=[Depends(refuse_guests)]
+)
 
 Provider = Annotated[
     str,

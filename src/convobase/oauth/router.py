@@ -7,7 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 
-from convobase.auth.dependencies import CurrentPrincipal, Principal, RuntimeDep, resolve_principal
+from convobase.auth.dependencies import (
+    CurrentPrincipal,
+    Principal,
+    RuntimeDep,
+    optional_guest,
+    refuse_guests,
+    resolve_principal,
+)
 from convobase.auth.router import client_info, set_session_cookies
 from convobase.db.session import DbSession, WriteDbSession
 from convobase.oauth import service
@@ -49,7 +56,9 @@ async def list_providers(request: Request, runtime: RuntimeDep) -> ProviderListO
 async def _linking_user(
     request: Request, db: DbSession, runtime: RuntimeDep, link: bool = False
 ) -> Principal | None:
-    return await resolve_principal(request, db, runtime) if link else None
+    if not link:
+        return None
+    return await refuse_guests(await resolve_principal(request, db, runtime))
 
 
 @router.get(
@@ -105,6 +114,7 @@ async def callback(
         params,
         request.cookies.get(BROWSER_COOKIE),
         client_info(request),
+        lambda: optional_guest(request, db, runtime),
     )
     response = RedirectResponse(finished.return_to, status_code=status.HTTP_302_FOUND)
     if finished.issued is not None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -25,6 +26,8 @@ from authlib.common.security import generate_token
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from convobase.accounts.service import merge_guest
+from convobase.auth.dependencies import Principal
 from convobase.auth.service import ClientInfo, IssuedSession, check_signup_allowed, start_session
 from convobase.auth.tokens import token_hash
 from convobase.config import OAuthProviderConfig, Settings
@@ -156,8 +159,13 @@ async def finish(
     params: dict[str, str],
     browser: str | None,
     client: ClientInfo,
+    guest: Callable[[], Awaitable[Principal | None]] | None = None,
 ) -> Finished:
-    """The callback: check the state, exchange the code, then sign in, sign up or link."""
+    """The callback: check the state, exchange the code, then sign in, sign up or link.
+
+    A guest session the browser still carries is merged into the account signed in to;
+    ``guest`` looks it up only then, since the request's session must not touch the database
+    before ``_take_state`` has committed its own transaction (SQLite has one writer)."""
     provider = get_provider(runtime.settings, name)
     row = await _take_state(runtime, params.get("state"), browser)
     if row.provider != provider.name:
@@ -179,6 +187,8 @@ async def finish(
     user = await _sign_in_or_up(db, runtime, provider.name, identity)
     if user.disabled:
         raise Forbidden("This account is disabled", code="account_disabled")
+    if guest is not None:
+        await merge_guest(db, runtime, await guest(), user)
     return Finished(user, await start_session(db, runtime, user, client), row.return_to)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response, status
 
+from convobase.accounts import service as accounts
 from convobase.auth.dependencies import AdminPrincipal, RuntimeDep
 from convobase.auth.schemas import UserOut
 from convobase.db.pagination import PageCursor, PageLimit, id_from_cursor, page_of
@@ -49,3 +50,12 @@ async def update_user(
 ) -> UserOut:
     user = await service.admin_update(db, runtime, principal.user, user_id, data)
     return UserOut.model_validate(user)
+
+
+@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_user(
+    user_id: uuid.UUID, principal: AdminPrincipal, db: DbSession, runtime: RuntimeDep
+) -> Response:
+    """Delete an account and everything it owns (usage kept anonymised)."""
+    await accounts.admin_delete(db, runtime, principal.user, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -81,13 +81,8 @@ async def admin_update(
     fields = data.model_fields_set
     demoting = "role" in fields and data.role is not None and data.role != "admin"
     disabling = "disabled" in fields and bool(data.disabled)
-    if (
-        user.role == "admin"
-        and (demoting or disabling)
-        and not user.disabled
-        and await repository.count_enabled_admins(db, excluding=user.id) == 0
-    ):
-        raise Conflict("This would leave no active administrator", code="last_admin")
+    if demoting or disabling:
+        await ensure_not_last_admin(db, user)
     if "role" in fields and data.role is not None:
         user.role = data.role
     if "disabled" in fields and data.disabled is not None:
@@ -99,6 +94,16 @@ async def admin_update(
         await quotas.set_user_quota(db, user.id, data.quota or QuotaIn())
     await db.flush()
     return user
+
+
+async def ensure_not_last_admin(db: AsyncSession, user: User) -> None:
+    """Refuse (409) a change that would take away the last active administrator."""
+    if (
+        user.role == "admin"
+        and not user.disabled
+        and await repository.count_enabled_admins(db, excluding=user.id) == 0
+    ):
+        raise Conflict("This would leave no active administrator", code="last_admin")
 
 
 async def get_user(db: AsyncSession, user_id: uuid.UUID) -> User:

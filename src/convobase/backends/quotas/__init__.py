@@ -140,3 +140,11 @@ class QuotaStore(Protocol):
 
     async def standing(self, user_id: uuid.UUID, now: datetime) -> Standing:
         """Usage and reservations in the current windows."""
+
+    async def forget(self, user_id: uuid.UUID) -> None:
+        """Drop what the store holds apart from the database for this user (counters,
+        reservations), after its usage moved or its account went; recounted on next use."""
+
+    async def merge(self, from_id: uuid.UUID, to_id: uuid.UUID) -> None:
+        """After ``from_id``'s usage and reservations moved to ``to_id`` in the database (a
+        guest becoming an account): move what the store holds apart from it the same way."""

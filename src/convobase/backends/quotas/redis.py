@@ -10,6 +10,7 @@ rollups), which errs towards letting one request more through, once.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -176,6 +177,33 @@ class RedisQuotaStore:
     async def release(self, user_id: uuid.UUID, reservation_id: uuid.UUID) -> bool:
         key = f"{self.prefix}quota:{user_id}:held"
         return bool(await self.redis.hdel(key, str(reservation_id)))
+
+    async def forget(self, user_id: uuid.UUID) -> None:
+        keys = [key async for key in self.redis.scan_iter(match=f"{self.prefix}quota:{user_id}:*")]
+        if keys:
+            await self.redis.delete(*keys)
+
+    async def merge(self, from_id: uuid.UUID, to_id: uuid.UUID) -> None:
+        # Held allowance moves (a request in flight stays counted); both users' counters are
+        # dropped, so the account's are seeded again from the rollups that now hold both.
+        held_from = f"{self.prefix}quota:{from_id}:held"
+        held_to = f"{self.prefix}quota:{to_id}:held"
+        entries: dict[Any, Any] = await self.redis.hgetall(held_from)
+        if entries:
+            await self.redis.hset(held_to, mapping=entries)
+            # The hash lives as long as its longest reservation (as `reserve` sets it).
+            longest = max(int(str(value).rsplit("|", 1)[1]) for value in entries.values())
+            remaining = int(await self.redis.pttl(held_to))
+            if remaining < 0 or time.time() * 1000 + remaining < longest:
+                await self.redis.pexpireat(held_to, longest)
+        await self.forget(from_id)
+        counters = [
+            key
+            async for key in self.redis.scan_iter(match=f"{self.prefix}quota:{to_id}:*")
+            if key != held_to
+        ]
+        if counters:
+            await self.redis.delete(*counters)
 
     async def standing(self, user_id: uuid.UUID, now: datetime) -> Standing:
         keys = self._keys(user_id, now)

@@ -94,6 +94,12 @@ class SqlQuotaStore:
         async with self.database.session(write=False) as db:
             return await _standing(db, user_id, now)
 
+    async def forget(self, user_id: uuid.UUID) -> None:
+        """Nothing to do: counts come from the rollups, reservations go with the user row."""
+
+    async def merge(self, from_id: uuid.UUID, to_id: uuid.UUID) -> None:
+        """Nothing to do: rollups and reservation rows moved in the merge's transaction."""
+
 
 async def used_from_rollups(db: AsyncSession, user_id: uuid.UUID, now: datetime) -> Counted:
     today, _ = day_window(now)

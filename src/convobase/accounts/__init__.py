@@ -1,0 +1,1 @@
+"""Account life cycle: guests, guest-to-account merges, deletion and pruning."""
