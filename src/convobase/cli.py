@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -28,6 +29,7 @@ from convobase.errors import ConfigError, ConvobaseError
 from convobase.keys import service as vault
 from convobase.models import User
 from convobase.runtime import Runtime
+from convobase.transfer import commands as transfer
 from convobase.users import repository
 from convobase.users.service import create_user
 
@@ -295,6 +297,56 @@ def prune() -> None:
         f"Pruned {report.guests} idle guests, {report.sessions} expired sessions, "
         f"{report.reservations} stale quota reservations."
     )
+
+
+@app.command("import")
+def import_history(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="conversations.json or a zip."
+        ),
+    ],
+    user: Annotated[str, typer.Option("--user", help="Email of the account to import into.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
+) -> None:
+    """Import ChatGPT's conversations.json or export zip, or a Convobase export, into an account.
+
+    Idempotent: conversations imported before are skipped. Malformed conversations are skipped
+    and reported; the rest is imported, committed every CONVOBASE_IMPORT_BATCH_SIZE."""
+    settings = _settings()
+    address = _email(user)
+    report = _run_with_runtime(
+        settings, lambda runtime: transfer.run_import(runtime, address, file, err)
+    )
+    if as_json:
+        console.print_json(report.model_dump_json())
+    else:
+        transfer.print_report(console, report)
+
+
+@app.command("export")
+def export_account(
+    user: Annotated[str, typer.Option("--user", help="Email of the account to export.")],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            dir_okay=False,
+            help="Zip to write (default: ./convobase-export-<email>.zip).",
+        ),
+    ] = None,
+) -> None:
+    """Write an account's whole history (conversations, files, preferences, usage) as a zip in
+    Convobase's export format, with a Markdown copy of each conversation."""
+    settings = _settings()
+    address = _email(user)
+    target = output or Path(f"convobase-export-{address.replace('@', '_at_')}.zip")
+    size = _run_with_runtime(
+        settings, lambda runtime: transfer.run_export(runtime, address, target, err)
+    )
+    console.print(f"Exported {address} to {target} ({size:,} bytes).")
 
 
 _ROTATE_HELP = (

@@ -52,7 +52,7 @@ async def test_realistic_export(client: httpx.AsyncClient) -> None:
     assert report["conversations"] == {"imported": 3, "skipped": 3}
     skipped = {s["index"]: s for s in report["skipped"]}
     assert skipped[2]["reason"] == "cycle" and skipped[2]["id"] == "conv-cycle"
-    assert skipped[4]["reason"] == "invalid_mapping" and skipped[4]["id"] is None
+    assert skipped[4]["reason"] == "invalid_mapping" and skipped[4]["id"] == "conv-broken"
     assert skipped[5]["reason"] == "not_an_object"
     assert report["orphans_reattached"] == 1
     # trip: 7 messages (hidden system and the empty root dropped), photo 2, orphan 2

@@ -62,10 +62,10 @@ class _Run:
     messages: int = 0
     plan: FilePlan | None = None
 
-    async def add(self, index: int, parsed: Item | ItemInvalid) -> None:
+    async def add(self, index: int, parsed: Item | ItemInvalid, source_id: str | None) -> None:
         report, settings = self.report, self.settings
         if isinstance(parsed, ItemInvalid):
-            report.skip("conversation", parsed.reason, parsed.message, index=index)
+            report.skip("conversation", parsed.reason, parsed.message, index=index, id=source_id)
         elif parsed.source_id in self.seen:
             report.skip(
                 "conversation",
@@ -153,13 +153,21 @@ def _parser(kind: str, settings: Settings) -> Callable[[Any], Item]:
     return formats.local_item
 
 
+def _source_id(raw: Any) -> str | None:
+    """The id of a raw conversation, for the report, when it has a usable one."""
+    if not isinstance(raw, dict):
+        return None
+    value = raw.get("conversation_id") or raw.get("id")
+    return value[:200] if isinstance(value, str) else None
+
+
 async def _conversations(run: _Run, raws: Iterable[Any], parse: Callable[[Any], Item]) -> None:
     for index, raw in enumerate(raws):
         try:
             parsed: Item | ItemInvalid = parse(raw)
         except ItemInvalid as exc:
             parsed = exc
-        await run.add(index, parsed)
+        await run.add(index, parsed, _source_id(raw))
     await run.flush()
 
 

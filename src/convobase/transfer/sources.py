@@ -43,7 +43,7 @@ def invalid_json(exc: Exception) -> BadRequest:
     return BadRequest(f"The file is not valid JSON: {str(exc)[:200]}", code="invalid_json")
 
 
-def _first_char(stream: IO[bytes]) -> bytes:
+def _first_char(stream: IO[bytes] | zips.CountingReader) -> bytes:
     head = stream.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
     return head[:1]
 
@@ -116,6 +116,9 @@ class ImportFile:
         if not candidates or candidates[0].count("/") > 1:
             raise UnsupportedFormat("The zip holds no conversations.json")
         self.kind, self.entry = "chatgpt", candidates[0]
+        with self._stream() as stream:
+            if _first_char(stream) != b"[":
+                raise UnsupportedFormat("conversations.json is not a JSON list")
         with self._stream() as stream:
             self._check_list(stream)
 

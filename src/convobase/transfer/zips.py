@@ -143,9 +143,8 @@ def _vet(archive: Archive) -> None:
                 details={"entry": info.filename[:300], "reason": reason},
             )
         declared += info.file_size
-        too_big = info.file_size > limits.max_total
         ratio = info.file_size / max(info.compress_size, 1)
-        if too_big or (info.file_size > _RATIO_FLOOR and ratio > limits.max_ratio):
+        if info.file_size > _RATIO_FLOOR and ratio > limits.max_ratio:
             raise UnsafeArchive(
                 f"Entry {info.filename!r} would decompress to {info.file_size} bytes "
                 f"(ratio {ratio:.0f}); refused as a zip bomb",
