@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck check bench clean
+.PHONY: run test lint typecheck check bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,14 @@ $(OIDC_STAMP): tests/oidc/package.json tests/oidc/package-lock.json
 	npm ci --prefix tests/oidc --no-audit --no-fund
 	touch $@
 
-test: $(DEV_STAMP) $(OIDC_STAMP)
+# The console's browser tests drive Debian's Chromium (Playwright never downloads a browser).
+chromium:
+	@command -v chromium >/dev/null || ( \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium) || \
+	  (sudo apt-get update -q && sudo apt-get install -y -q chromium))
+
+test: $(DEV_STAMP) $(OIDC_STAMP) chromium
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -12,6 +12,7 @@ from convobase.agents.router import router as agents_router
 from convobase.apikeys.router import router as api_keys_router
 from convobase.auth.router import router as auth_router
 from convobase.config import Settings
+from convobase.console import install as install_console
 from convobase.conversations.router import router as conversations_router
 from convobase.conversations.router import session_router as active_conversation_router
 from convobase.errors import install_error_handlers, install_unavailable_handlers
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin_quotas_router,
     ):
         app.include_router(router)
+    install_console(app)  # the web console at / and /console/ (HTML pages, no API routes)
     _json_limit = settings.max_request_bytes
     app.add_middleware(
         RequestContextMiddleware,
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         access_log=settings.access_log,
         path_limits={
             "/api/v1/files": _upload_body_limit(settings),
+            "/console/files": _upload_body_limit(settings),  # the console's upload form
             "/v1/chat/completions": settings.gateway_max_request_bytes,
             # The import route enforces import_max_bytes itself while streaming.
             "/api/v1/import": max(settings.import_max_bytes + 64 * 1024, _json_limit),

@@ -1,0 +1,46 @@
+"""Markdown for user-written messages, rendered safely.
+
+CommonMark with raw HTML off (``<script>`` shows as text), images off (no remote loads), and
+links only to http, https and mailto; every link opens without a referrer or an opener.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
+from markupsafe import Markup
+
+_ALLOWED_SCHEMES = ("http:", "https:", "mailto:")
+
+
+def _safe_link(url: str) -> bool:
+    lowered = url.strip().lower()
+    return lowered.startswith(_ALLOWED_SCHEMES)
+
+
+def _link_open(
+    renderer: RendererHTML, tokens: list[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    tokens[idx].attrSet("rel", "nofollow noopener noreferrer")
+    tokens[idx].attrSet("target", "_blank")
+    return renderer.renderToken(tokens, idx, options, env)
+
+
+def _build() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False})
+    md.disable("image")
+    md.validateLink = _safe_link  # type: ignore[method-assign]
+    md.add_render_rule("link_open", _link_open)
+    return md
+
+
+_MD = _build()
+
+
+def render(text: Any) -> Markup:
+    """HTML for ``text``; anything markdown-it does not turn into markup is escaped by it."""
+    return Markup(_MD.render(str(text or "")))  # noqa: S704 - markdown-it escapes; html off

@@ -1,0 +1,173 @@
+"""The console against a real server: uvicorn on a loopback port (in a thread, SQLite), driven
+by Debian's Chromium through Playwright.
+
+Chromium missing: with CI=true the tests fail, elsewhere they skip with a message
+(`make test` installs it). Screenshots go to tests/console/screenshots/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from PIL import Image
+
+from convobase.app import create_app
+from convobase.config import Settings
+from tests.conftest import make_settings
+from tests.e2e.process import free_port
+from tests.fixtures import servers
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+PASSWORD = "console-password-1"
+
+
+@dataclass
+class LiveServer:
+    base: str
+    settings: Settings
+    app: Any
+
+    def run(self, coro: Any) -> Any:
+        """Run ``coro`` against the server's own runtime (its database), from the test."""
+        loop: asyncio.AbstractEventLoop = self.app.state.console_test_loop
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=30)
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # a thread cannot own signals
+        pass
+
+
+@pytest.fixture(scope="module")
+def live_server(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    folder = tmp_path_factory.mktemp("console")
+    shutil.copy(sqlite_template, folder / "convobase.db")
+    settings = make_settings(folder, database_url=f"sqlite+aiosqlite:///{folder / 'convobase.db'}")
+    app = create_app(settings)
+    port = free_port()
+    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+
+    def serve() -> None:
+        loop = asyncio.new_event_loop()
+        app.state.console_test_loop = loop
+        loop.run_until_complete(server.serve())
+        loop.close()
+
+    thread = threading.Thread(target=serve, name="console-server", daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise AssertionError("console test server did not start")
+        time.sleep(0.05)
+    assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+    try:
+        yield LiveServer(base=base, settings=settings, app=app)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        servers.unavailable("The playwright package", exc)
+    if not Path(CHROMIUM).exists():
+        servers.unavailable(f"Chromium at {CHROMIUM}", FileNotFoundError(CHROMIUM))
+    with sync_playwright() as playwright:
+        try:
+            instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        except PlaywrightError as exc:
+            servers.unavailable(f"Chromium at {CHROMIUM}", exc)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    """A fresh browser context (no cookies) with every console error and dialog recorded."""
+    context = browser.new_context(
+        base_url=live_server.base, viewport={"width": 1200, "height": 800}
+    )
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    tab.dialogs = []  # type: ignore[attr-defined]
+    tab.csp_errors = []  # type: ignore[attr-defined]
+    tab.on("dialog", lambda d: (tab.dialogs.append(d.message), d.dismiss()))  # type: ignore[attr-defined]
+    tab.on(
+        "console",
+        lambda m: (
+            tab.csp_errors.append(m.text)  # type: ignore[attr-defined]
+            if "Content Security Policy" in m.text
+            else None
+        ),
+    )
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save a full-page screenshot and check it is a real render: some KB, not one colour."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 5_000, f"{path} is suspiciously small"
+    with Image.open(path) as image:
+        colours = image.convert("RGB").getcolors(maxcolors=16)
+    assert colours is None or len(colours) > 3, f"{path} is (nearly) a single colour"
+    return path
+
+
+_counter = iter(range(1, 1_000_000))
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}{next(_counter)}-{time.monotonic_ns()}@example.com"
+
+
+def sign_up(page: Any, email: str, password: str = PASSWORD, name: str | None = None) -> None:
+    page.goto("/console/signup")
+    if name:
+        page.get_by_label("Name").fill(name)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign up").click()
+    page.wait_for_url("**/console/")
+
+
+def sign_in(page: Any, email: str, password: str = PASSWORD) -> None:
+    page.goto("/console/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/console/**")
