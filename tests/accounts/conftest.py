@@ -45,3 +45,33 @@ async def user_exists(app: Any, user_id: str | uuid.UUID) -> bool:
 
     async with app.state.runtime.database.session(write=False) as db:
         return await db.get(User, uuid.UUID(str(user_id))) is not None
+
+
+async def run_cli(settings: Any, monkeypatch: Any, *args: str) -> Any:
+    """``convobase ARGS`` in-process against the app's database, storage and Redis (a thread
+    of its own, since the command runs its own event loop)."""
+    import asyncio
+    import os
+
+    from typer.testing import CliRunner
+
+    from convobase.cli import app as cli
+
+    for key in list(os.environ):
+        if key.startswith("CONVOBASE_"):
+            monkeypatch.delenv(key)
+    env = {
+        "CONVOBASE_ENV": "test",
+        "CONVOBASE_DATABASE_URL": settings.database_url,
+        "CONVOBASE_DATA_DIR": str(settings.data_dir),
+        "CONVOBASE_SECRET_KEY": settings.secret_key.get_secret_value(),
+        "CONVOBASE_GUEST_IDLE_HOURS": str(settings.guest_idle_hours),
+    }
+    if settings.redis_url:
+        env |= {
+            "CONVOBASE_REDIS_URL": settings.redis_url,
+            "CONVOBASE_REDIS_PREFIX": settings.redis_prefix,
+        }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return await asyncio.to_thread(CliRunner().invoke, cli, list(args))
