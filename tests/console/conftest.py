@@ -171,3 +171,22 @@ def sign_in(page: Any, email: str, password: str = PASSWORD) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/console/**")
+
+
+def api(page: Any, method: str, path: str, body: Any = None) -> Any:
+    """Call the JSON API as the browser's signed-in user (its cookies, its CSRF token)."""
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    response = page.request.fetch(
+        path,
+        method=method,
+        data=body,
+        headers={"X-CSRF-Token": cookies.get("convobase_csrf", "")},
+    )
+    assert response.ok, f"{method} {path}: {response.status} {response.text()}"
+    return response.json() if response.status != 204 else None
+
+
+def submit(page: Any, target: Any) -> None:
+    """Click a form's button and wait for the POST -> 303 -> GET round trip to load."""
+    with page.expect_navigation():
+        target.click()

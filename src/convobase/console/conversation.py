@@ -103,12 +103,11 @@ async def append(
     """Append a message (a new branch when ``parent_id`` names a message with replies)."""
     form = await request.form()
     back = f"/console/c/{conversation_id}"
-    role = text(form, "role") or "user"
-    parent = _uuid(text(form, "parent_id")) if text(form, "parent_id") else None
+    body: dict[str, Any] = {"role": text(form, "role") or "user", "content": text(form, "content")}
+    if "parent_id" in form:  # present and empty: a new root (an alternative first message)
+        body["parent_id"] = text(form, "parent_id") or None
     with failing_back_to(back):
-        data = MessageCreate.model_validate(
-            {"role": role, "content": text(form, "content"), "parent_id": parent}
-        )
+        data = MessageCreate.model_validate(body)
         await messages.append(db, viewer.user, conversation_id, data)
     return see_other(request, back)
 
