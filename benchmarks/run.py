@@ -5,6 +5,7 @@
     python benchmarks/run.py --scale 0.05          # a quick, smaller dataset
     python benchmarks/run.py --only usage --engine sqlite --scale 0.1
     python benchmarks/run.py --only gateway        # ~1 min per engine (SQLite, PostgreSQL)
+    python benchmarks/run.py --only transfer --engine sqlite   # 200k-message ChatGPT import
 
 Every throughput number is reported next to a bare FastAPI echo endpoint measured in the same
 run, because this machine is shared and noisy: the ratio is what the targets are about.
@@ -29,10 +30,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import bench_auth, bench_conversations, bench_files, bench_gateway, bench_usage
+from benchmarks import (
+    bench_auth,
+    bench_conversations,
+    bench_files,
+    bench_gateway,
+    bench_transfer,
+    bench_usage,
+)
 from benchmarks.loadgen import require_wrk
 
-SUITES = ["auth", "conversations", "files", "usage", "gateway"]
+SUITES = ["auth", "conversations", "files", "usage", "gateway", "transfer"]
 RESULTS = Path(__file__).resolve().parent / "results"
 console = Console(width=None if sys.stdout.isatty() else 150)  # wide tables when piped
 
@@ -142,6 +150,9 @@ def main() -> None:
             results.append(bench_usage.run(engine=engine, scale=args.scale))
     if "gateway" in suites:
         results.append(bench_gateway.run(engines=args.engine))
+    if "transfer" in suites:
+        for engine in args.engine or ["sqlite", "postgres"]:
+            results.append(bench_transfer.run(engine=engine, scale=args.scale))
     for result in results:
         show(result)
         console.print(f"written to {save(result).relative_to(Path.cwd())}")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convobase.backends.storage import BlobStorage
@@ -186,11 +187,12 @@ async def import_file(
     Raises before writing anything when the file is refused as a whole (unsafe or damaged zip,
     unknown format, JSON broken anywhere).
     """
-    opened = ImportFile.open(path, limits(settings))
+    # The whole-file passes run in a worker thread, so a server keeps serving meanwhile.
+    opened = await anyio.to_thread.run_sync(ImportFile.open, path, limits(settings))
     try:
         report = ImportReport(source=opened.kind)
         run = _Run(db, settings, user, report, settings.import_batch_size, commit, progress)
-        run.total = opened.count()
+        run.total = await anyio.to_thread.run_sync(opened.count)
         if progress is not None:
             progress(0, run.total)
         if opened.kind == "convobase" and opened.archive is not None:

@@ -3,9 +3,9 @@
 Nothing is ever extracted under an entry's own name, so a traversal name could do no harm;
 still, a zip holding such an entry (``../x``, absolute paths, drive letters, backslashes, NUL)
 or a symbolic link is refused whole: it was not written by ChatGPT or by us. Zip bombs are
-stopped twice: before reading, from the sizes the
-central directory declares (the total, the entry count, each entry's compression ratio), and
-while reading, by counting the bytes that actually come out (a lying header does not help).
+stopped twice: before reading, from the sizes the central directory declares (the total, the
+entry count, each entry's compression ratio), and while reading, by counting the bytes that
+actually come out (a lying header does not help).
 """
 
 from __future__ import annotations
