@@ -1,36 +1,35 @@
-"""The `convobase` command: serve, db upgrade, users ..., keys rotate, prune."""
+"""The `convobase` command: serve, db upgrade, users ... (users/commands.py), keys rotate,
+prune, import, export."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convobase.accounts import guests
-from convobase.accounts import service as accounts
 from convobase.auth.passwords import PasswordHasher
-from convobase.auth.schemas import LoginIn
+from convobase.cli_common import (
+    console,
+    email_or_exit,
+    err,
+    load_settings,
+    run_in_transaction,
+    run_with_runtime,
+)
 from convobase.config import Settings
 from convobase.db.engine import Database
 from convobase.db.migrate import upgrade
-from convobase.db.session import run_after_commit
-from convobase.errors import ConfigError, ConvobaseError
+from convobase.errors import ConfigError
 from convobase.keys import service as vault
-from convobase.models import User
-from convobase.runtime import Runtime
 from convobase.transfer import commands as transfer
 from convobase.users import repository
+from convobase.users.commands import users_app
 from convobase.users.service import create_user
 
 app = typer.Typer(
@@ -39,82 +38,17 @@ app = typer.Typer(
     add_completion=False,
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
-users_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 keys_app = typer.Typer(help="The provider key vault.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
-
-console = Console()
-err = Console(stderr=True)
-T = TypeVar("T")
-
-
-def _settings() -> Settings:
-    try:
-        settings = Settings()
-        settings.check()
-    except (ConfigError, ValidationError) as exc:
-        err.print(f"[red]Configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    return settings
-
-
-@asynccontextmanager
-async def _unit_of_work(settings: Settings) -> AsyncIterator[AsyncSession]:
-    """The CLI's transaction boundary: one commit per command, as the request has for HTTP."""
-    database = Database.from_settings(settings)
-    try:
-        async with database.session() as db:
-            yield db
-            await db.commit()
-    finally:
-        await database.dispose()
-
-
-def _run(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    async def main() -> T:
-        async with _unit_of_work(settings) as db:
-            return await work(db)
-
-    try:
-        return asyncio.run(main())
-    except ConvobaseError as exc:
-        err.print(f"[red]Error:[/red] {exc.message}")
-        raise typer.Exit(1) from exc
-
-
-def _run_with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:
-    """For commands that need the backends (storage, Redis sessions) as a request has them;
-    ``work`` commits its own transactions and runs their after-commit callbacks."""
-
-    async def main() -> T:
-        runtime = Runtime.from_settings(settings)
-        try:
-            return await work(runtime)
-        finally:
-            await runtime.close()
-
-    try:
-        return asyncio.run(main())
-    except ConvobaseError as exc:
-        err.print(f"[red]Error:[/red] {exc.message}")
-        raise typer.Exit(1) from exc
-
-
-def _email(value: str) -> str:
-    try:
-        return LoginIn(email=value, password="-").email  # noqa: S106 (validates the email only)
-    except ValidationError as exc:
-        err.print(f"[red]Error:[/red] invalid email address: {value!r}")
-        raise typer.Exit(2) from exc
 
 
 async def _ensure_admin(db: AsyncSession, settings: Settings) -> str | None:
     """Create CONVOBASE_ADMIN_EMAIL as an admin unless that account exists already."""
     if not (settings.admin_email and settings.admin_password):
         return None
-    email = _email(settings.admin_email)
+    email = email_or_exit(settings.admin_email)
     if await repository.get_by_email(db, email) is not None:
         return None
     await create_user(
@@ -138,12 +72,12 @@ def serve(
     """Apply migrations and serve the API (SQLite and ./data unless configured)."""
     import uvicorn
 
-    settings = _settings()
+    settings = load_settings()
     host = host or settings.host
     port = port or settings.port
     if migrate:
         upgrade(settings.resolved_database_url)
-    created = _run(settings, lambda db: _ensure_admin(db, settings))
+    created = run_in_transaction(settings, lambda db: _ensure_admin(db, settings))
     if created:
         err.print(f"Created admin account {created}")
     if settings.public_url is None:
@@ -163,136 +97,19 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply database migrations up to REVISION (default: head)."""
-    settings = _settings()
+    settings = load_settings()
     upgrade(settings.resolved_database_url, revision)
     console.print(f"Database at revision {revision}.")
 
 
-@users_app.command("create")
-def users_create(
-    email: Annotated[str, typer.Option(help="Email address (login).")],
-    password: Annotated[
-        str,
-        typer.Option(
-            prompt=True,
-            hide_input=True,
-            confirmation_prompt=True,
-            envvar="CONVOBASE_NEW_USER_PASSWORD",
-            help="Password (prompted when omitted).",
-        ),
-    ],
-    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
-    admin: Annotated[bool, typer.Option("--admin", help="Give the admin role.")] = False,
-) -> None:
-    """Create an account."""
-    settings = _settings()
-    address = _email(email)
-
-    async def work(db: AsyncSession) -> User:
-        return await create_user(
-            db,
-            PasswordHasher.from_settings(settings),
-            settings,
-            email=address,
-            password=password,
-            name=name,
-            role="admin" if admin else "user",
-        )
-
-    user = _run(settings, work)
-    console.print(f"Created {user.role} {user.email} ({user.id})")
-
-
-@users_app.command("list")
-def users_list(limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100) -> None:
-    """List accounts, newest first."""
-    settings = _settings()
-
-    async def work(db: AsyncSession) -> list[User]:
-        return list(
-            (await db.execute(select(User).order_by(User.id.desc()).limit(limit))).scalars()
-        )
-
-    table = Table("id", "email", "name", "role", "disabled", "created")
-    for user in _run(settings, work):
-        table.add_row(
-            str(user.id),
-            user.email,
-            user.name or "",
-            user.role,
-            "yes" if user.disabled else "",
-            user.created_at.isoformat(timespec="seconds"),
-        )
-    console.print(table)
-
-
-def _update_user(email: str, **values: Any) -> None:
-    settings = _settings()
-    address = _email(email)
-
-    async def work(db: AsyncSession) -> User | None:
-        user = await repository.get_by_email(db, address)
-        if user is not None:
-            for key, value in values.items():
-                setattr(user, key, value)
-            await db.flush()
-        return user
-
-    user = _run(settings, work)
-    if user is None:
-        err.print(f"[red]Error:[/red] no account {address}")
-        raise typer.Exit(1)
-    console.print(f"{user.email}: role={user.role} disabled={user.disabled}")
-
-
-@users_app.command("set-role")
-def users_set_role(
-    email: Annotated[str, typer.Argument(help="The account's email.")],
-    role: Annotated[str, typer.Argument(help="user or admin.")],
-) -> None:
-    """Make an account a user or an admin."""
-    if role not in ("user", "admin"):
-        err.print("[red]Error:[/red] role must be 'user' or 'admin'")
-        raise typer.Exit(2)
-    _update_user(email, role=role)
-
-
-@users_app.command("disable")
-def users_disable(
-    email: Annotated[str, typer.Argument(help="The account's email.")],
-    enable: Annotated[bool, typer.Option("--enable", help="Re-enable instead.")] = False,
-) -> None:
-    """Disable an account (its sessions and API keys stop working at once)."""
-    _update_user(email, disabled=not enable)
-
-
-@users_app.command("delete")
-def users_delete(
-    email: Annotated[str, typer.Argument(help="The account's email.")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-) -> None:
-    """Delete an account and everything it owns (its usage is kept, anonymised)."""
-    settings = _settings()
-    address = _email(email)
-    if not yes and not typer.confirm(f"Delete {address} and everything it owns?"):
-        raise typer.Exit(1)
-
-    async def work(runtime: Runtime) -> None:
-        async with runtime.database.session() as db:
-            await accounts.delete_by_email(db, runtime, address)
-            await db.commit()
-        await run_after_commit(db)  # blobs, Redis sessions, quota counters
-
-    _run_with_runtime(settings, work)
-    console.print(f"Deleted {address}.")
-
-
 @app.command()
 def prune() -> None:
-    """Delete guests idle longer than CONVOBASE_GUEST_IDLE_HOURS (with all they own), expired
-    sessions, sign-in states and quota reservations. Safe to run while serving (cron)."""
-    settings = _settings()
-    report = _run_with_runtime(settings, guests.prune)
+    """Delete idle guests, expired sessions, sign-in states and stale quota reservations.
+
+    Guests idle longer than CONVOBASE_GUEST_IDLE_HOURS go with everything they own, as an
+    account deletion. Safe to run while serving (cron)."""
+    settings = load_settings()
+    report = run_with_runtime(settings, guests.prune)
     console.print(
         f"Pruned {report.guests} idle guests, {report.sessions} expired sessions, "
         f"{report.reservations} stale quota reservations."
@@ -314,9 +131,9 @@ def import_history(
 
     Idempotent: conversations imported before are skipped. Malformed conversations are skipped
     and reported; the rest is imported, committed every CONVOBASE_IMPORT_BATCH_SIZE."""
-    settings = _settings()
-    address = _email(user)
-    report = _run_with_runtime(
+    settings = load_settings()
+    address = email_or_exit(user)
+    report = run_with_runtime(
         settings, lambda runtime: transfer.run_import(runtime, address, file, err)
     )
     if as_json:
@@ -338,12 +155,14 @@ def export_account(
         ),
     ] = None,
 ) -> None:
-    """Write an account's whole history (conversations, files, preferences, usage) as a zip in
-    Convobase's export format, with a Markdown copy of each conversation."""
-    settings = _settings()
-    address = _email(user)
+    """Write an account's whole history as a zip (Convobase's export format).
+
+    Conversations with branches, messages, tool runs, files and their bytes, preferences and
+    usage, with a Markdown copy of each conversation."""
+    settings = load_settings()
+    address = email_or_exit(user)
     target = output or Path(f"convobase-export-{address.replace('@', '_at_')}.zip")
-    size = _run_with_runtime(
+    size = run_with_runtime(
         settings, lambda runtime: transfer.run_export(runtime, address, target, err)
     )
     console.print(f"Exported {address} to {target} ({size:,} bytes).")
@@ -366,7 +185,7 @@ def keys_rotate(
     ] = 100,
 ) -> None:
     """Re-encrypt every stored provider key under the current secret key."""
-    settings = _settings()
+    settings = load_settings()
 
     async def rotate() -> tuple[int, int]:
         database = Database.from_settings(settings)
