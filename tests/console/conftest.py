@@ -190,3 +190,18 @@ def submit(page: Any, target: Any) -> None:
     """Click a form's button and wait for the POST -> 303 -> GET round trip to load."""
     with page.expect_navigation():
         target.click()
+
+
+def make_admin(live_server: LiveServer, email: str) -> None:
+    """Promote an account directly in the server's database (what `convobase users
+    set-role` does), from the server's own event loop."""
+    from sqlalchemy import update
+
+    from convobase.models import User
+
+    async def promote() -> None:
+        async with live_server.app.state.runtime.database.session(write=True) as db:
+            await db.execute(update(User).where(User.email == email).values(role="admin"))
+            await db.commit()
+
+    live_server.run(promote())

@@ -17,7 +17,8 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from convobase.console import chats, conversation, signin
+from convobase.console import admin, chats, conversation, files, keys, signin, usage
+from convobase.console import settings as settings_pages
 from convobase.console.web import (
     STATIC_DIR,
     FormError,
@@ -77,7 +78,7 @@ def install(app: FastAPI) -> None:
     async def home() -> RedirectResponse:
         return RedirectResponse("/console/", status_code=307)
 
-    for module in (signin, chats, conversation):
+    for module in (signin, chats, conversation, settings_pages, keys, files, usage, admin):
         app.include_router(module.router)
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
     app.add_exception_handler(LoginRequired, _login_required)

@@ -119,8 +119,8 @@ async def _viewer(request: Request, db: DbSession, runtime: RuntimeDep) -> Viewe
     )
 
 
-def check_csrf(runtime: Runtime, viewer: Viewer, candidate: str | None) -> None:
-    session = viewer.principal.session
+def check_csrf(runtime: Runtime, principal: Principal, candidate: str | None) -> None:
+    session = principal.session
     if (
         session is None
         or not candidate
@@ -133,7 +133,7 @@ async def _form_viewer(request: Request, db: DbSession, runtime: RuntimeDep) -> 
     viewer = await _viewer(request, db, runtime)
     form = await request.form()  # cached on the request: handlers read it again for free
     value = form.get("csrf_token")
-    check_csrf(runtime, viewer, value if isinstance(value, str) else None)
+    check_csrf(runtime, viewer.principal, value if isinstance(value, str) else None)
     return viewer
 
 

@@ -1,0 +1,126 @@
+"""API keys (the full key shown once, in the answer to the form) and provider keys (stored
+sealed by the vault; only the last four characters are ever shown)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from convobase.apikeys import service as api_keys
+from convobase.apikeys.schemas import ApiKeyIn
+from convobase.auth.dependencies import RuntimeDep
+from convobase.console.web import (
+    FormError,
+    FormViewer,
+    PageViewer,
+    Viewer,
+    failing_back_to,
+    render,
+    see_other,
+    text,
+)
+from convobase.db.session import DbSession
+from convobase.errors import Forbidden
+from convobase.keys import service as provider_keys
+from convobase.keys.schemas import PROVIDER_PATTERN, ProviderKeyIn
+
+router = APIRouter(prefix="/console/settings", include_in_schema=False)
+
+
+def _member(viewer: Viewer) -> None:
+    """What the API refuses guests (API keys, the vault), the console refuses them too."""
+    if viewer.is_guest:
+        raise Forbidden("Guests cannot do this; sign up to unlock it", code="guest_not_allowed")
+
+
+async def _api_keys_page(
+    request: Request, viewer: Viewer, db: DbSession, created: str | None = None, status: int = 200
+) -> HTMLResponse:
+    rows = await api_keys.list_keys(db, viewer.user)
+    return render(
+        request,
+        "api_keys.html",
+        viewer,
+        status_code=status,
+        keys=rows,
+        created=created,
+        nav="settings",
+        tab="api-keys",
+    )
+
+
+@router.get("/api-keys")
+async def api_keys_page(request: Request, viewer: PageViewer, db: DbSession) -> HTMLResponse:
+    _member(viewer)
+    return await _api_keys_page(request, viewer, db)
+
+
+@router.post("/api-keys")
+async def create_api_key(
+    request: Request, viewer: FormViewer, db: DbSession, runtime: RuntimeDep
+) -> HTMLResponse:
+    """The one POST answered with a page instead of a redirect: the new key must appear once
+    and be stored nowhere, not even in a cookie for the next page."""
+    _member(viewer)
+    with failing_back_to("/console/settings/api-keys"):
+        data = ApiKeyIn(name=text(await request.form(), "name"))
+        _, key = await api_keys.create(db, runtime.settings, viewer.user, data)
+    return await _api_keys_page(request, viewer, db, created=key, status=201)
+
+
+@router.post("/api-keys/revoke")
+async def revoke_api_key(request: Request, viewer: FormViewer, db: DbSession) -> Response:
+    _member(viewer)
+    back = "/console/settings/api-keys"
+    try:
+        key_id = uuid.UUID(text(await request.form(), "key_id"))
+    except ValueError as exc:
+        raise FormError(back, "API key not found") from exc
+    with failing_back_to(back):
+        await api_keys.revoke(db, viewer.user, key_id)
+    return see_other(request, back, "API key revoked")
+
+
+@router.get("/provider-keys")
+async def provider_keys_page(request: Request, viewer: PageViewer, db: DbSession) -> HTMLResponse:
+    _member(viewer)
+    rows = await provider_keys.list_keys(db, viewer.user.id)
+    return render(
+        request, "provider_keys.html", viewer, keys=rows, nav="settings", tab="provider-keys"
+    )
+
+
+def _provider(value: str, back: str) -> str:
+    if not re.fullmatch(PROVIDER_PATTERN, value):
+        raise FormError(back, "Provider names are lower-case letters, digits, '.', '_' or '-'")
+    return value
+
+
+@router.post("/provider-keys")
+async def set_provider_key(
+    request: Request, viewer: FormViewer, db: DbSession, runtime: RuntimeDep
+) -> Response:
+    _member(viewer)
+    back = "/console/settings/provider-keys"
+    form = await request.form()
+    provider = _provider(text(form, "provider"), back)
+    raw = form.get("api_key")
+    with failing_back_to(back):
+        data = ProviderKeyIn.model_validate({"api_key": raw if isinstance(raw, str) else ""})
+        await provider_keys.put(
+            db, runtime.settings, viewer.user.id, provider, data.api_key.get_secret_value()
+        )
+    return see_other(request, back, f"Key for {provider} saved")
+
+
+@router.post("/provider-keys/delete")
+async def delete_provider_key(request: Request, viewer: FormViewer, db: DbSession) -> Response:
+    _member(viewer)
+    back = "/console/settings/provider-keys"
+    provider = _provider(text(await request.form(), "provider"), back)
+    with failing_back_to(back):
+        await provider_keys.delete(db, viewer.user.id, provider)
+    return see_other(request, back, f"Key for {provider} deleted")
