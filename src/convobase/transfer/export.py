@@ -2,8 +2,9 @@
 
 stdlib `zipfile` writes into `_Sink`, a non-seekable buffer (so zipfile uses data descriptors
 instead of seeking back), and the generator hands the buffer's bytes on after each entry or
-chunk. Rows are read page by page (keyset on id) in one read-only session; a file's bytes are
-copied from blob storage chunk by chunk. Memory holds one conversation and one chunk at most.
+chunk. Rows are read page by page (keyset on id) in one read-only session, a batch of
+conversations at a time (five queries a batch); a file's bytes are copied from blob storage
+chunk by chunk. Memory holds one batch (about BATCH_MESSAGES messages) and one chunk at most.
 
 Layout (README: "Convobase export format"): ``manifest.json`` (written last, with the counts),
 ``conversations/<id>.json`` and ``.md``, ``files.jsonl`` and ``files/<id>/<filename>``,
@@ -89,22 +90,39 @@ async def _pages(db: AsyncSession, model: Any, user_id: uuid.UUID) -> AsyncItera
         db.expunge_all()  # keep the identity map from growing with the account
 
 
-async def conversation_data(db: AsyncSession, c: Conversation) -> dict[str, Any]:
-    """One conversation in the export's JSON shape, every branch included."""
-    messages = list(
-        (
-            await db.execute(
-                select(Message).where(Message.conversation_id == c.id).order_by(Message.id)
-            )
-        ).scalars()
-    )
-    in_conversation = select(Message.id).where(Message.conversation_id == c.id)
+# A batch of conversations is read with one query per table; batches are cut so that no more
+# than this many messages are held at once (one huge conversation is still read whole).
+BATCH_MESSAGES = 5_000
+
+
+def _batches(page: list[Conversation]) -> list[list[Conversation]]:
+    batches: list[list[Conversation]] = [[]]
+    held = 0
+    for c in page:
+        if batches[-1] and held + c.message_count > BATCH_MESSAGES:
+            batches.append([])
+            held = 0
+        batches[-1].append(c)
+        held += c.message_count
+    return batches
+
+
+async def conversations_data(db: AsyncSession, batch: list[Conversation]) -> list[dict[str, Any]]:
+    """Conversations in the export's JSON shape, every branch included: five queries a batch."""
+    ids = [c.id for c in batch]
+    user_ids = {c.user_id for c in batch}
+    messages: dict[uuid.UUID, list[Message]] = defaultdict(list)
+    for m in (
+        await db.execute(
+            select(Message).where(Message.conversation_id.in_(ids)).order_by(Message.id)
+        )
+    ).scalars():
+        messages[m.conversation_id].append(m)
+    in_batch = select(Message.id).where(Message.conversation_id.in_(ids))
     edits: dict[uuid.UUID, list[MessageEdit]] = defaultdict(list)
     for edit in (
         await db.execute(
-            select(MessageEdit)
-            .where(MessageEdit.message_id.in_(in_conversation))
-            .order_by(MessageEdit.id)
+            select(MessageEdit).where(MessageEdit.message_id.in_(in_batch)).order_by(MessageEdit.id)
         )
     ).scalars():
         edits[edit.message_id].append(edit)
@@ -113,27 +131,34 @@ async def conversation_data(db: AsyncSession, c: Conversation) -> dict[str, Any]
         for fb in (
             await db.execute(
                 select(Feedback).where(
-                    Feedback.message_id.in_(in_conversation), Feedback.user_id == c.user_id
+                    Feedback.message_id.in_(in_batch), Feedback.user_id.in_(user_ids)
                 )
             )
         ).scalars()
     }
-    runs = (
+    runs: dict[uuid.UUID, list[ToolRun]] = defaultdict(list)
+    for r in (
         await db.execute(
-            select(ToolRun).where(ToolRun.conversation_id == c.id).order_by(ToolRun.id)
+            select(ToolRun).where(ToolRun.conversation_id.in_(ids)).order_by(ToolRun.id)
         )
-    ).scalars()
-    logs = (
+    ).scalars():
+        runs[r.conversation_id].append(r)
+    logs: dict[uuid.UUID, list[AgentLog]] = defaultdict(list)
+    for log in (
         await db.execute(
-            select(AgentLog).where(AgentLog.conversation_id == c.id).order_by(AgentLog.id)
+            select(AgentLog).where(AgentLog.conversation_id.in_(ids)).order_by(AgentLog.id)
         )
-    ).scalars()
-    return formats.conversation_json(
-        c,
-        [formats.message_json(m, edits[m.id], feedback.get(m.id)) for m in messages],
-        [formats.tool_run_json(r) for r in runs],
-        [formats.log_json(log) for log in logs],
-    )
+    ).scalars():
+        logs[log.conversation_id].append(log)
+    return [
+        formats.conversation_json(
+            c,
+            [formats.message_json(m, edits[m.id], feedback.get(m.id)) for m in messages[c.id]],
+            [formats.tool_run_json(r) for r in runs[c.id]],
+            [formats.log_json(entry) for entry in logs[c.id]],
+        )
+        for c in batch
+    ]
 
 
 def _file_json(f: File) -> dict[str, Any]:
@@ -172,14 +197,14 @@ async def export_zip(
             "created_at": user.created_at.isoformat(),
         }
         async for page in _pages(db, Conversation, user_id):
-            for c in page:
-                data = await conversation_data(db, c)
-                archive.writestr(f"conversations/{c.id}.json", _dumps(data))
-                archive.writestr(f"conversations/{c.id}.md", markdown.render(data))
-                counts["conversations"] += 1
-                counts["messages"] += len(data["messages"])
-                counts["tool_runs"] += len(data["tool_runs"])
-                yield sink.take()
+            for batch in _batches(page):
+                for c, data in zip(batch, await conversations_data(db, batch), strict=True):
+                    archive.writestr(f"conversations/{c.id}.json", _dumps(data))
+                    archive.writestr(f"conversations/{c.id}.md", markdown.render(data))
+                    counts["conversations"] += 1
+                    counts["messages"] += len(data["messages"])
+                    counts["tool_runs"] += len(data["tool_runs"])
+                    yield sink.take()
         with archive.open("files.jsonl", "w") as out:
             async for page in _pages(db, File, user_id):
                 for f in page:
