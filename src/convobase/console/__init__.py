@@ -8,6 +8,7 @@ handlers answer exactly as before.
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,14 +16,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from convobase.console import admin, chats, conversation, files, keys, signin, usage
 from convobase.console import settings as settings_pages
+from convobase.console.headers import ConsoleHeaders
 from convobase.console.web import (
     STATIC_DIR,
     FormError,
     LoginRequired,
+    is_console_path,
     login_redirect,
     render,
     see_other,
@@ -33,7 +35,7 @@ Handler = Callable[[Request, Any], Response | Awaitable[Response]]
 
 
 def _is_console(request: Request) -> bool:
-    return request.url.path == "/" or request.url.path.startswith("/console")
+    return is_console_path(request.url.path)
 
 
 async def _call(handler: Handler, request: Request, exc: Exception) -> Response:
@@ -41,22 +43,50 @@ async def _call(handler: Handler, request: Request, exc: Exception) -> Response:
     return await result if inspect.isawaitable(result) else result
 
 
+def _validation(exc: RequestValidationError) -> tuple[int, str]:
+    """A malformed id in the path names nothing (the same 404 as a foreign id); a bad query
+    value is the caller's mistake, named."""
+    errors = exc.errors()
+    if any(tuple(e.get("loc", ()))[:1] == ("path",) for e in errors):
+        return 404, "Not found"
+    parts = []
+    for error in errors[:3]:
+        where = ".".join(str(p) for p in error.get("loc", ())[1:])
+        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg")))
+    return 400, "; ".join(parts) or "Invalid request"
+
+
+def _message(response: Response) -> str:
+    try:
+        body = json.loads(bytes(response.body))
+        return str(body["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return "Something went wrong"
+
+
+_KEPT_HEADERS = ("retry-after", "www-authenticate", "allow", "content-range")
+
+
 def _html_errors(previous: Handler) -> Handler:
+    """On console paths every error is an HTML page (with the page headers); the API's own
+    handler still runs for everything else, logging and shaping the message as it does."""
+
     async def handle(request: Request, exc: Exception) -> Response:
         if not _is_console(request):
             return await _call(previous, request, exc)
-        status, message = 500, "Something went wrong"
-        if isinstance(exc, ConvobaseError):
-            status, message = exc.status_code, exc.message
-        elif isinstance(exc, RequestValidationError):
-            # A malformed id in a console URL names nothing: the same 404 as a foreign id.
-            status, message = 404, "Not found"
-        elif isinstance(exc, StarletteHTTPException):
-            status = exc.status_code
-            message = "Not found" if status == 404 else str(exc.detail)
-        if status >= 500:
-            return await _call(previous, request, exc)
-        return render(request, "error.html", status_code=status, status=status, message=message)
+        if isinstance(exc, RequestValidationError):
+            status, message = _validation(exc)
+            return render(request, "error.html", status_code=status, status=status, message=message)
+        answer = await _call(previous, request, exc)
+        status = answer.status_code
+        message = "Not found" if status == 404 else _message(answer)
+        if status >= 500 and not isinstance(exc, ConvobaseError):
+            message = "Something went wrong on our side; please try again"
+        page = render(request, "error.html", status_code=status, status=status, message=message)
+        for name in _KEPT_HEADERS:
+            if name in answer.headers:
+                page.headers[name] = answer.headers[name]
+        return page
 
     return handle
 
@@ -81,7 +111,8 @@ def install(app: FastAPI) -> None:
     for module in (signin, chats, conversation, settings_pages, keys, files, usage, admin):
         app.include_router(module.router)
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
+    for exc_type, handler in list(app.exception_handlers.items()):  # the API's, incl. 500/503
+        app.add_exception_handler(exc_type, _html_errors(handler))
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(FormError, _form_error)
-    for exc_type in (ConvobaseError, RequestValidationError, StarletteHTTPException):
-        app.add_exception_handler(exc_type, _html_errors(app.exception_handlers[exc_type]))
+    app.add_middleware(ConsoleHeaders)

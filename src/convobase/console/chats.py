@@ -29,6 +29,7 @@ from convobase.conversations.schemas import ConversationCreate
 from convobase.db.base import utcnow
 from convobase.db.pagination import cursor_datetime, cursor_uuid, decode_cursor, page_of
 from convobase.db.session import DbSession
+from convobase.errors import ConvobaseError
 from convobase.messages import service as messages
 from convobase.messages.schemas import MessageCreate
 from convobase.runtime import Runtime
@@ -135,7 +136,8 @@ async def create_conversation(request: Request, viewer: FormViewer, db: DbSessio
     return see_other(request, f"/console/c/{conversation.id}", "Conversation created")
 
 
-Q = Annotated[str, Query(max_length=MAX_QUERY_LENGTH)]
+# Longer than the service's limit, so that the service's own message says what is wrong.
+Q = Annotated[str, Query(max_length=MAX_QUERY_LENGTH * 4)]
 
 
 @router.get("/search")
@@ -143,16 +145,29 @@ async def search(
     request: Request, viewer: PageViewer, db: DbSession, runtime: RuntimeDep, q: Q = ""
 ) -> HTMLResponse:
     """Titles and messages matching ``q``; snippets come escaped from the search service with
-    only its own <mark> highlights as markup."""
-    hits = []
+    only its own <mark> highlights as markup. A refused query shows its reason in the results
+    (as a 200 fragment for the live search: htmx swaps in only 2xx answers)."""
+    hits, error = [], None
     if q.strip():
-        found = await search_service.search(
-            db, viewer.user.id, q, SearchFilter(None, None, None, None), limit=30, after=None
-        )
-        hits = [hit for hit, _ in found]
+        try:
+            found = await search_service.search(
+                db, viewer.user.id, q, SearchFilter(None, None, None, None), limit=30, after=None
+            )
+            hits = [hit for hit, _ in found]
+        except ConvobaseError as exc:
+            if exc.status_code >= 500:
+                raise
+            error = exc.message
+    context: dict[str, Any] = {"hits": hits, "q": q, "error": error}
     if is_fragment(request):
-        return render(request, "_search_results.html", viewer, hits=hits, q=q)
+        return render(request, "_search_results.html", viewer, **context)
     sidebar = await load_sidebar(db, runtime, viewer)
     return render(
-        request, "search.html", viewer, hits=hits, q=q, sidebar=sidebar, nav="conversations"
+        request,
+        "search.html",
+        viewer,
+        status_code=400 if error else 200,
+        sidebar=sidebar,
+        nav="conversations",
+        **context,
     )

@@ -4,9 +4,10 @@ feedback, and the forms that append, branch, edit and delete through the service
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from convobase.agents import service as agents
@@ -52,14 +53,20 @@ async def view(
     viewer: PageViewer,
     db: DbSession,
     runtime: RuntimeDep,
+    before: Annotated[uuid.UUID | None, Query()] = None,
 ) -> HTMLResponse:
+    """The newest ``PATH_LIMIT`` messages of the current branch, or (``before``) the page of
+    the branch that ends just above that message: a keyset walk up the branch."""
     user = viewer.user
     access = await conversations.get_shared_or_owned(db, user.id, conversation_id, utcnow())
     conversation = access.conversation
     listing = await messages.list_messages(
-        db, user, conversation.id, limit=PATH_LIMIT, after=None, descending=True, leaf="current"
+        db, user, conversation.id, limit=PATH_LIMIT, after=before, descending=True, leaf="current"
     )
     path = list(reversed(listing.messages))
+    earlier = None
+    if listing.has_more and path:
+        earlier = f"/console/c/{conversation.id}?{urlencode({'before': str(path[0].id)})}"
     shown = await messages.to_out(db, conversation.id, path)
     feedback: dict[uuid.UUID, str] = {}
     tool_runs: list[Any] = []
@@ -86,7 +93,8 @@ async def view(
         permission=access.permission,
         owner=owner,
         messages=shown,
-        truncated=listing.has_more,
+        earlier=earlier,
+        paged=before is not None,
         feedback=feedback,
         tool_runs=tool_runs,
         files=attached,

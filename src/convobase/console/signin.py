@@ -26,6 +26,7 @@ from convobase.console.web import (
     optional,
     render,
     safe_next,
+    secure_cookies,
     see_other,
     text,
 )
@@ -63,7 +64,13 @@ def _form_page(request: Request, runtime: Runtime, template: str, next_path: str
         signup_open=runtime.settings.effective_signup_mode != "closed",
     )
     response.set_cookie(
-        NONCE_COOKIE, nonce, max_age=3600, httponly=True, samesite="strict", path="/console"
+        NONCE_COOKIE,
+        nonce,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=secure_cookies(request),
+        path="/console",
     )
     return response
 
@@ -83,7 +90,9 @@ def _signed_in(
 ) -> Response:
     response = RedirectResponse(to, status_code=303)
     set_session_cookies(request, response, runtime, issued)
-    response.delete_cookie(NONCE_COOKIE, path="/console")
+    response.delete_cookie(
+        NONCE_COOKIE, path="/console", secure=secure_cookies(request), samesite="strict"
+    )
     return response
 
 

@@ -15,10 +15,13 @@ import hmac
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -33,11 +36,13 @@ from convobase.db.session import DbSession
 from convobase.errors import ConvobaseError, Forbidden, Unauthorized
 from convobase.preferences import service as preferences
 from convobase.runtime import Runtime
+from convobase.search.query import MAX_QUERY_LENGTH
 
 STATIC_DIR = Path(__file__).parent / "static"
 HTMX = "vendor/htmx-2.0.8.min.js"
 FLASH_COOKIE = "convobase_flash"
 FLASH_PATH = "/console"
+STATIC_PREFIX = "/console/static/"
 
 # No inline script or style anywhere: htmx's own indicator styles are off (meta config).
 CSP = (
@@ -56,7 +61,45 @@ templates = Environment(
     loader=PackageLoader("convobase.console", "templates"), autoescape=True, auto_reload=False
 )
 templates.filters["markdown"] = markdown.render
+templates.globals["max_query"] = MAX_QUERY_LENGTH
+
+# The viewer's time zone (the ``timezone`` preference) while one page renders.
+_UTC_ZONE = ZoneInfo("UTC")
+_ZONE: ContextVar[ZoneInfo | None] = ContextVar("console_zone", default=None)
+
+
+def _current_zone() -> ZoneInfo:
+    return _ZONE.get() or _UTC_ZONE
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def local_time(value: datetime) -> str:
+    """``value`` as the viewer's wall-clock time, minutes precision."""
+    return _aware(value).astimezone(_current_zone()).strftime("%Y-%m-%d %H:%M")
+
+
+def utc_iso(value: datetime) -> str:
+    return _aware(value).astimezone(UTC).isoformat()
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return _UTC_ZONE
+
+
+templates.globals.update(
+    local_time=local_time, utc_iso=utc_iso, zone_name=lambda: _current_zone().key
+)
 templates.filters["tojson_pretty"] = lambda value: json.dumps(value, indent=2, default=str)
+
+
+def is_console_path(path: str) -> bool:
+    return path == "/" or path == "/console" or path.startswith("/console/")
 
 
 class LoginRequired(Exception):
@@ -84,6 +127,7 @@ class Viewer:
     is_admin: bool
     is_guest: bool
     theme: str
+    timezone: str
     csrf: str
 
     @property
@@ -93,7 +137,12 @@ class Viewer:
 
 def safe_next(value: str | None) -> str:
     """Only our own console paths: never another host, scheme or a protocol-relative URL."""
-    if value and value.startswith("/console/") and not value.startswith("//") and "\\" not in value:
+    if (
+        value
+        and value.startswith("/console/")
+        and "\\" not in value
+        and value.isprintable()  # no control characters (CR/LF, tabs) in a Location
+    ):
         return value
     return "/console/"
 
@@ -115,6 +164,7 @@ async def _viewer(request: Request, db: DbSession, runtime: RuntimeDep) -> Viewe
         is_admin=user.role == "admin",
         is_guest=user.role == "guest",
         theme=prefs.theme,
+        timezone=prefs.timezone,
         csrf=token,
     )
 
@@ -159,10 +209,16 @@ def render(
         "flash": flash,
         **context,
     }
-    html = templates.get_template(template).render(values)
+    zone = _ZONE.set(_zone(viewer.timezone) if viewer else None)
+    try:
+        html = templates.get_template(template).render(values)
+    finally:
+        _ZONE.reset(zone)
     response = HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
     if flash is not None:
-        response.delete_cookie(FLASH_COOKIE, path=FLASH_PATH)
+        response.delete_cookie(
+            FLASH_COOKIE, path=FLASH_PATH, secure=secure_cookies(request), samesite="strict"
+        )
     return response
 
 
@@ -178,6 +234,14 @@ def _flash_signature(secret: bytes, payload: str) -> str:
     return hmac.new(secret, f"flash:{payload}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def secure_cookies(request: Request) -> bool:
+    """The session cookie's rule (auth/router.py): the setting, else whether this is https."""
+    runtime: Runtime = request.app.state.runtime
+    if runtime.settings.cookie_secure is not None:
+        return runtime.settings.cookie_secure
+    return request.url.scheme == "https"
+
+
 def see_other(
     request: Request, url: str, message: str | None = None, *, kind: str = "ok"
 ) -> RedirectResponse:
@@ -191,6 +255,7 @@ def see_other(
             max_age=60,
             httponly=True,
             samesite="strict",
+            secure=secure_cookies(request),
             path=FLASH_PATH,
         )
     return response

@@ -19,6 +19,14 @@ from convobase.errors import ConvobaseError
 
 log = structlog.get_logger("convobase.files.analysis")
 _READ_CHUNK = 1024 * 1024
+EXCERPT_LINES = 8  # the first lines kept as ``excerpt`` (a preview, e.g. in the console)
+EXCERPT_CHARS = 800
+
+
+def excerpt(text: str) -> str:
+    """The first few lines of ``text``, at most ``EXCERPT_CHARS`` characters."""
+    lines = text.lstrip("\ufeff").splitlines()[:EXCERPT_LINES]
+    return "\n".join(line.rstrip() for line in lines)[:EXCERPT_CHARS]
 
 
 class ImageTooLarge(ConvobaseError):
@@ -111,24 +119,32 @@ def _pdf(path: Path, max_pages: int) -> dict[str, Any]:
     pages = len(reader.pages)
     text_length = 0
     scanned = min(pages, max_pages)
+    first = ""
     for index in range(scanned):
-        text_length += len((reader.pages[index].extract_text() or "").strip())
-    return {
+        page_text = (reader.pages[index].extract_text() or "").strip()
+        text_length += len(page_text)
+        first = first or page_text
+    result: dict[str, Any] = {
         "page_count": pages,
         "pages_scanned": scanned,
         "text_length": text_length,
         "has_text": text_length > 0,
     }
+    if first:
+        result["excerpt"] = excerpt(first)
+    return result
 
 
 def _text(path: Path) -> dict[str, Any]:
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     characters = lines = 0
     has_text = False
-    last = ""
+    last = head = ""
     with path.open("rb") as handle:
         while chunk := handle.read(_READ_CHUNK):
             text = decoder.decode(chunk)
+            if len(head) < EXCERPT_CHARS * 2:
+                head += text[: EXCERPT_CHARS * 2]
             characters += len(text)
             lines += text.count("\n")
             has_text = has_text or bool(text.strip())
@@ -143,6 +159,7 @@ def _text(path: Path) -> dict[str, Any]:
         "characters": characters,
         "lines": lines,
         "has_text": has_text,
+        **({"excerpt": excerpt(head)} if has_text else {}),
     }
 
 
