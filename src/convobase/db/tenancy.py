@@ -102,21 +102,28 @@ async def get_accessible(
     *,
     for_update: bool = False,
 ) -> Access:
-    """The conversation if ``user_id`` owns it or it is shared with them, else NotFound."""
-    stmt = accessible_by(select(Conversation), user_id, now).where(
+    """The conversation if ``user_id`` owns it or it is shared with them, else NotFound.
+
+    The owner's case (nearly every call: each append) is one plain owned lookup; only a miss
+    looks for a live share, then loads the conversation."""
+    owned = owned_by(select(Conversation), Conversation, user_id).where(
         Conversation.id == conversation_id
     )
     if for_update:
-        stmt = stmt.with_for_update(of=Conversation)
-    conversation = (await db.execute(stmt)).scalar_one_or_none()
-    if conversation is None:
-        raise NotFound("Conversation not found")
-    if conversation.user_id == user_id:
+        owned = owned.with_for_update(of=Conversation)
+    conversation = (await db.execute(owned)).scalar_one_or_none()
+    if conversation is not None:
         return Access(conversation, "owner")
-    permissions = await shared_permissions(db, user_id, [conversation.id], now)
-    if conversation.id not in permissions:  # revoked between the two reads
+    permissions = await shared_permissions(db, user_id, [conversation_id], now)
+    if conversation_id not in permissions:
         raise NotFound("Conversation not found")
-    return Access(conversation, permissions[conversation.id])
+    shared = select(Conversation).where(Conversation.id == conversation_id)
+    if for_update:
+        shared = shared.with_for_update(of=Conversation)
+    conversation = (await db.execute(shared)).scalar_one_or_none()
+    if conversation is None:  # deleted between the two reads
+        raise NotFound("Conversation not found")
+    return Access(conversation, permissions[conversation_id])
 
 
 async def shared_permissions(

@@ -34,76 +34,94 @@ def _insert(db: AsyncSession) -> Any:
     return postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
+_DAILY_COUNTERS = (
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cost_usd",
+    "unpriced",
+    "latency_ms_sum",
+    "latency_count",
+)
+_upserts: dict[str, tuple[Any, Any, Any]] = {}
+
+
+def _rollup_upserts(db: AsyncSession) -> tuple[Any, Any, Any]:
+    """The three rollup upserts, built once per dialect: the gateway runs them on every call,
+    and building an ON CONFLICT statement costs more than executing it."""
+    dialect = db.get_bind().dialect.name
+    if dialect not in _upserts:
+        insert = _insert(db)
+        daily = insert(UsageDaily)
+        daily = daily.on_conflict_do_update(
+            index_elements=["user_id", "day", "provider", "model"],
+            set_={k: getattr(UsageDaily, k) + daily.excluded[k] for k in _DAILY_COUNTERS},
+        )
+        latency = insert(UsageLatencyDaily)
+        latency = latency.on_conflict_do_update(
+            index_elements=["user_id", "day", "bucket"],
+            set_={"count": UsageLatencyDaily.count + latency.excluded.count},
+        )
+        periods = insert(UsageUserPeriod)
+        periods = periods.on_conflict_do_update(
+            index_elements=["user_id", "kind", "start"],
+            set_={
+                "requests": UsageUserPeriod.requests + periods.excluded.requests,
+                "tokens": UsageUserPeriod.tokens + periods.excluded.tokens,
+                "cost_usd": UsageUserPeriod.cost_usd + periods.excluded.cost_usd,
+            },
+        )
+        _upserts[dialect] = (daily, latency, periods)
+    return _upserts[dialect]
+
+
 async def add_rollups(db: AsyncSession, event: UsageEvent) -> None:
-    """Fold ``event`` into the daily rollups of its user and of the whole system."""
-    insert = _insert(db)
+    """Fold ``event`` into the rollups of its user and of the whole system: daily totals per
+    provider and model, the latency histogram, and the user's day and month quota periods.
+    Three statements, each upserting its rows together (executemany)."""
+    daily, latency_hist, periods = _rollup_upserts(db)
     day = event.occurred_at.date()
-    failed = 0 if event.status == "success" else 1
     cost = event.cost_usd if event.cost_usd is not None else Decimal(0)
-    unpriced = 1 if event.cost_usd is None and event.model else 0
     latency = event.latency_ms
-    for scope in (event.user_id, SYSTEM_ID):
-        values = {
-            "user_id": scope,
-            "day": day,
-            "provider": event.provider or "",
-            "model": event.model or "",
-            "requests": 1,
-            "errors": failed,
-            "input_tokens": event.input_tokens,
-            "output_tokens": event.output_tokens,
-            "cached_tokens": event.cached_tokens,
-            "cost_usd": cost,
-            "unpriced": unpriced,
-            "latency_ms_sum": latency or 0,
-            "latency_count": 0 if latency is None else 1,
-        }
-        stmt = insert(UsageDaily).values(**values)
-        counters = [k for k in values if k not in ("user_id", "day", "provider", "model")]
-        excluded = stmt.excluded  # built anew on each access: take it once
+    totals = {
+        "day": day,
+        "provider": event.provider or "",
+        "model": event.model or "",
+        "requests": 1,
+        "errors": 0 if event.status == "success" else 1,
+        "input_tokens": event.input_tokens,
+        "output_tokens": event.output_tokens,
+        "cached_tokens": event.cached_tokens,
+        "cost_usd": cost,
+        "unpriced": 1 if event.cost_usd is None and event.model else 0,
+        "latency_ms_sum": latency or 0,
+        "latency_count": 0 if latency is None else 1,
+    }
+    scopes = (event.user_id, SYSTEM_ID)
+    await db.execute(daily, [{**totals, "user_id": scope} for scope in scopes])
+    if latency is not None:
+        bucket = latency_bucket(latency)
         await db.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["user_id", "day", "provider", "model"],
-                set_={k: getattr(UsageDaily, k) + excluded[k] for k in counters},
-            )
+            latency_hist,
+            [{"user_id": scope, "day": day, "bucket": bucket, "count": 1} for scope in scopes],
         )
-        if scope != SYSTEM_ID:
-            await _add_user_periods(db, insert, event, day, cost)
-        if latency is not None:
-            hist = insert(UsageLatencyDaily).values(
-                user_id=scope, day=day, bucket=latency_bucket(latency), count=1
-            )
-            await db.execute(
-                hist.on_conflict_do_update(
-                    index_elements=["user_id", "day", "bucket"],
-                    set_={"count": UsageLatencyDaily.count + 1},
-                )
-            )
-
-
-async def _add_user_periods(
-    db: AsyncSession, insert: Any, event: UsageEvent, day: date, cost: Decimal
-) -> None:
-    for kind, start in (("d", day), ("m", day.replace(day=1))):
-        stmt = insert(UsageUserPeriod).values(
-            user_id=event.user_id,
-            kind=kind,
-            start=start,
-            requests=1,
-            tokens=event.input_tokens + event.output_tokens,
-            cost_usd=cost,
-        )
-        excluded = stmt.excluded
-        await db.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["user_id", "kind", "start"],
-                set_={
-                    "requests": UsageUserPeriod.requests + excluded.requests,
-                    "tokens": UsageUserPeriod.tokens + excluded.tokens,
-                    "cost_usd": UsageUserPeriod.cost_usd + excluded.cost_usd,
-                },
-            )
-        )
+    tokens = event.input_tokens + event.output_tokens
+    await db.execute(
+        periods,
+        [
+            {
+                "user_id": event.user_id,
+                "kind": kind,
+                "start": start,
+                "requests": 1,
+                "tokens": tokens,
+                "cost_usd": cost,
+            }
+            for kind, start in (("d", day), ("m", day.replace(day=1)))
+        ],
+    )
 
 
 @dataclass(frozen=True, slots=True)
