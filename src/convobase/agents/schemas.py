@@ -4,9 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from convobase.messages.schemas import MAX_TOOL_PAYLOAD_BYTES, json_size
+from convobase.timestamps import UTCDatetime
 
 ToolStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
 TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
@@ -97,4 +98,4 @@ class AgentLogPage(BaseModel):
 class LogFilter(BaseModel):
     level: LogLevel | None = None
     type: str | None = Field(None, max_length=64)
-    since: AwareDatetime | None = None
+    since: UTCDatetime | None = None

@@ -3,14 +3,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from convobase.timestamps import UTCDatetime
 
 
 class ApiKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
-    expires_at: AwareDatetime | None = Field(None, description="Absent: never expires.")
+    expires_at: UTCDatetime | None = Field(None, description="Absent: never expires.")
 
 
 class ApiKeyOut(BaseModel):

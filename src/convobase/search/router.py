@@ -4,7 +4,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from convobase.auth.dependencies import CurrentPrincipal, RuntimeDep
 from convobase.db.pagination import cursor_float, decode_cursor, encode_cursor
@@ -14,6 +13,7 @@ from convobase.search import service
 from convobase.search.query import MAX_QUERY_LENGTH
 from convobase.search.repository import SearchFilter
 from convobase.search.schemas import SearchPage
+from convobase.timestamps import UTCDatetime
 
 router = APIRouter(prefix="/api/v1/search", tags=["search"])
 
@@ -33,8 +33,8 @@ async def search(
     ],
     conversation_id: uuid.UUID | None = None,
     role: Role | None = None,
-    start: AwareDatetime | None = None,
-    end: AwareDatetime | None = None,
+    start: UTCDatetime | None = None,
+    end: UTCDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> SearchPage:

@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from convobase.auth.schemas import Email
+from convobase.timestamps import UTCDatetime
 
 
 class ShareCreate(BaseModel):
@@ -25,7 +26,7 @@ class ShareCreate(BaseModel):
     permission: Literal["read", "write"] = Field(
         "read", description="`write` (user shares only): the recipient may append messages."
     )
-    expires_at: AwareDatetime | None = Field(None, description="Absent: never expires.")
+    expires_at: UTCDatetime | None = Field(None, description="Absent: never expires.")
     user_email: Email | None = Field(None, description="The recipient (user shares only).")
 
     @model_validator(mode="after")

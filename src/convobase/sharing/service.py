@@ -168,7 +168,7 @@ async def _live_view(
         messages=[
             PublicMessage(
                 role=m.role,
-                parts=m.parts,
+                parts=public_parts(m.parts),
                 content=m.content,
                 model=_model(m.meta),
                 created_at=m.created_at,
@@ -179,6 +179,12 @@ async def _live_view(
         as_of=now,
         expires_at=None,
     )
+
+
+def public_parts(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Parts as the public sees them: without ``file_id`` (our ids stay private; the file
+    routes are the owner's alone, so the id would only leak)."""
+    return [{k: v for k, v in p.items() if k != "file_id"} for p in parts if isinstance(p, dict)]
 
 
 def _model(meta: dict[str, Any]) -> str | None:
@@ -198,6 +204,8 @@ async def read_public(db: AsyncSession, runtime: Runtime, token: str) -> PublicC
         view = PublicConversation.model_validate(
             {**share.snapshot, "mode": "snapshot", "expires_at": None}
         )
+        for message in view.messages:  # snapshots taken before ids were stripped
+            message.parts = public_parts(message.parts)
     else:
         conversation = await get_owned(
             db, Conversation, share.conversation_id, share.user_id, what="Share"

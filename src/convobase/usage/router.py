@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, status
-from pydantic import AwareDatetime
 from starlette.responses import StreamingResponse
 
 from convobase.auth.dependencies import AdminPrincipal, CurrentPrincipal, RuntimeDep
 from convobase.db.pagination import PageCursor, PageLimit, id_from_cursor, page_of
 from convobase.db.session import DbSession
 from convobase.quotas import service as quotas
+from convobase.timestamps import UTCDatetime
 from convobase.usage import repository, service
 from convobase.usage.schemas import (
     ModelPriceIn,
@@ -28,8 +28,8 @@ from convobase.usage.schemas import (
 router = APIRouter(prefix="/api/v1/usage", tags=["usage"])
 admin_router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
-Start = Annotated[AwareDatetime | None, Query(description="Default: 30 days before end.")]
-End = Annotated[AwareDatetime | None, Query(description="Default: now.")]
+Start = Annotated[UTCDatetime | None, Query(description="Default: 30 days before end.")]
+End = Annotated[UTCDatetime | None, Query(description="Default: now.")]
 Provider = Annotated[str | None, Query(max_length=100)]
 ModelName = Annotated[str | None, Query(max_length=200)]
 StatusFilter = Annotated[str | None, Query(max_length=32)]

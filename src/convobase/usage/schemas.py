@@ -5,7 +5,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from convobase.timestamps import UTCDatetime
 
 MAX_TOKENS = 1_000_000_000  # per event; far above any model's context window
 Status = Literal["success", "error", "cancelled", "timeout"]
@@ -29,7 +31,7 @@ class UsageEventIn(BaseModel):
     status: Status = "success"
     conversation_id: uuid.UUID | None = None
     message_id: uuid.UUID | None = None
-    occurred_at: AwareDatetime | None = Field(
+    occurred_at: UTCDatetime | None = Field(
         None, description="Default: now. At most 5 minutes ahead."
     )
     metadata: dict[str, Any] = Field(default_factory=dict)
