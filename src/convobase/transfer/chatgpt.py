@@ -50,6 +50,44 @@ def _placeholder(part: dict[str, Any]) -> dict[str, Any]:
     return {"type": "file", "name": name[:255]}
 
 
+# Parts whose text may be shortened, and the field holding it.
+_CUTTABLE = {"text": "text", "code": "code", "tool_result": "content"}
+
+
+def _chunk(part: dict[str, Any]) -> str | None:
+    """What `messages.schemas.flatten` takes from a part (None: nothing)."""
+    kind = part.get("type")
+    if kind in ("text", "code"):
+        return str(part.get(kind) or "")
+    if kind in ("image", "file"):
+        return str(part.get("alt" if kind == "image" else "name") or "") or None
+    content = part.get("content")
+    return content if kind == "tool_result" and isinstance(content, str) else None
+
+
+def cap_text(parts: list[dict[str, Any]], limit: int = MAX_CONTENT) -> bool:
+    """Cut ``parts`` in place so their flattened text fits ``limit`` (what an append takes);
+    True when something was cut. ChatGPT holds messages far longer than that (a pasted
+    document): the message is kept, shortened, rather than its whole conversation refused."""
+    used = chunks = 0
+    for index, part in enumerate(parts):
+        chunk = _chunk(part)
+        if chunk is None:
+            continue
+        joiner = 1 if chunks else 0  # flatten joins the chunks with newlines
+        if used + joiner + len(chunk) <= limit:
+            used, chunks = used + joiner + len(chunk), chunks + 1
+            continue
+        room = limit - used - joiner
+        key = _CUTTABLE.get(str(part.get("type")))
+        if key is not None and room > 0:
+            part[key] = chunk[:room]
+            index += 1
+        del parts[index:]
+        return True
+    return False
+
+
 def _string_fields(content: dict[str, Any]) -> str:
     chunks: list[str] = []
     for key in ("text", "result", "summary", "content", "user_profile", "user_instructions"):
@@ -89,7 +127,7 @@ def content_parts(content: Any, author_name: str | None) -> list[dict[str, Any]]
         if not isinstance(code, str) or not code:
             return []
         language = content.get("language")
-        code_part: dict[str, Any] = {"type": "code", "code": code[:MAX_CONTENT]}
+        code_part: dict[str, Any] = {"type": "code", "code": code}
         if isinstance(language, str) and language and language != "unknown":
             code_part["language"] = language[:50]
         return [code_part]
@@ -98,7 +136,7 @@ def content_parts(content: Any, author_name: str | None) -> list[dict[str, Any]]
         if not isinstance(text, str):
             return []
         call = (author_name or "python")[:_MAX_ID]
-        return [{"type": "tool_result", "tool_call_id": call, "content": text[:MAX_CONTENT]}]
+        return [{"type": "tool_result", "tool_call_id": call, "content": text}]
     if kind == "tether_quote":
         quote = "\n".join(
             str(content[k]) for k in ("title", "url", "text") if isinstance(content.get(k), str)
@@ -136,6 +174,7 @@ def _node(node_id: str, raw: Any) -> Node:
     name = author.get("name") if isinstance(author.get("name"), str) else None
     node.role = role
     node.parts = content_parts(message.get("content"), name)
+    truncated = cap_text(node.parts)
     node.created_at = timestamp(message.get("create_time"))
     node.updated_at = timestamp(message.get("update_time"))
     node.status = _STATUS.get(str(message.get("status")), "complete")
@@ -147,6 +186,8 @@ def _node(node_id: str, raw: Any) -> Node:
     recipient = message.get("recipient")
     if isinstance(recipient, str) and recipient != "all":
         meta["recipient"] = recipient[:200]
+    if truncated:
+        meta["truncated"] = True  # shortened to the text limit on import
     kind = _dict(message.get("content")).get("content_type")
     if isinstance(kind, str) and kind not in ("text",):
         meta["content_type"] = kind[:64]

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from convobase.messages.schemas import MAX_CONTENT, Role
+from convobase.timestamps import LenientUTCDatetime
 
 EXPORT_FORMAT = "convobase-export"
 CONVERSATION_FORMAT = "convobase-conversation"
@@ -24,6 +25,11 @@ class MessageCounts(Counts):
     skipped_by_reason: dict[str, int] = Field(
         default_factory=dict,
         description="Messages not imported, by reason (no_message, hidden, empty, ...).",
+    )
+    truncated: int = Field(
+        0,
+        description="Imported messages shortened to the text limit (100,000 characters); "
+        'their metadata says `"truncated": true`.',
     )
 
 
@@ -109,14 +115,14 @@ class ExportedEdit(BaseModel):
     parts: list[dict[str, Any]]
     content: str
     metadata: dict[str, Any] = Field(default_factory=dict)
-    edited_at: datetime
+    edited_at: LenientUTCDatetime
 
 
 class ExportedFeedback(BaseModel):
     rating: Literal["up", "down"]
     comment: str | None = Field(None, max_length=5000)
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created_at: LenientUTCDatetime | None = None
+    updated_at: LenientUTCDatetime | None = None
 
 
 class ExportedMessage(BaseModel):
@@ -128,8 +134,8 @@ class ExportedMessage(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     status: str = Field("complete", max_length=16)
     edit_count: int = Field(0, ge=0)
-    created_at: datetime
-    updated_at: datetime | None = None
+    created_at: LenientUTCDatetime
+    updated_at: LenientUTCDatetime | None = None
     edits: list[ExportedEdit] = Field(default_factory=list, max_length=10_000)
     feedback: ExportedFeedback | None = None
 
@@ -144,10 +150,10 @@ class ExportedToolRun(BaseModel):
     error: str | None = None
     duration_ms: int | None = Field(None, ge=0)
     tokens: int | None = Field(None, ge=0)
-    created_at: datetime
-    updated_at: datetime | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    created_at: LenientUTCDatetime
+    updated_at: LenientUTCDatetime | None = None
+    started_at: LenientUTCDatetime | None = None
+    finished_at: LenientUTCDatetime | None = None
 
 
 class ExportedLog(BaseModel):
@@ -156,7 +162,7 @@ class ExportedLog(BaseModel):
     type: str = Field(max_length=64)
     message: str
     details: dict[str, Any] = Field(default_factory=dict)
-    created_at: datetime
+    created_at: LenientUTCDatetime
 
 
 class ExportedConversation(BaseModel):
@@ -172,9 +178,9 @@ class ExportedConversation(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=50)
     pinned: bool = False
     archived: bool = False
-    created_at: datetime
-    updated_at: datetime | None = None
-    last_activity_at: datetime | None = None
+    created_at: LenientUTCDatetime
+    updated_at: LenientUTCDatetime | None = None
+    last_activity_at: LenientUTCDatetime | None = None
     current_leaf_id: str | None = None
     messages: list[ExportedMessage]
     tool_runs: list[ExportedToolRun] = Field(default_factory=list)
@@ -192,7 +198,7 @@ class ExportedFile(BaseModel):
     version: int = Field(1, ge=1)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     analysis: dict[str, Any] = Field(default_factory=dict)
-    created_at: datetime
+    created_at: LenientUTCDatetime
     path: str = Field(description="Where its bytes are in the zip: files/<id>/<filename>.")
 
 

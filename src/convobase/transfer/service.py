@@ -129,6 +129,7 @@ class _Run:
             self.messages += len(item.kept)
             report.conversations.imported += 1
             report.messages.imported += len(item.kept)
+            report.messages.truncated += sum(1 for n in item.kept if n.meta.get("truncated"))
             report.orphans_reattached += item.orphans
             by_reason = report.messages.skipped_by_reason
             for reason, count in item.dropped.items():
@@ -162,10 +163,22 @@ def _source_id(raw: Any) -> str | None:
     return value[:200] if isinstance(value, str) else None
 
 
+def without_nul(value: Any) -> Any:
+    """``value`` with NUL characters removed from every string: PostgreSQL's text cannot hold
+    them (the insert would fail), and no chat needs them."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    return value
+
+
 async def _conversations(run: _Run, raws: Iterable[Any], parse: Callable[[Any], Item]) -> None:
     for index, raw in enumerate(raws):
         try:
-            parsed: Item | ItemInvalid = parse(raw)
+            parsed: Item | ItemInvalid = parse(without_nul(raw))
         except ItemInvalid as exc:
             parsed = exc
         await run.add(index, parsed, _source_id(raw))

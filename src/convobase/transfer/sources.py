@@ -1,10 +1,11 @@
 """What an import file is, found from its bytes, and its conversations read one at a time.
 
 Accepted: ChatGPT's ``conversations.json`` (a JSON list of conversations with a ``mapping``),
-ChatGPT's export zip (``conversations.json`` at its root or one folder down; the rest of the
-zip is ignored), Convobase's export zip (``manifest.json``, ``conversations/*.json``,
-``files.jsonl`` and ``files/``, ``preferences.json``), and Convobase conversation files as
-JSON (one object, or a list of them). JSON lists are streamed with ijson (yajl2), one
+ChatGPT's export zip (one ``conversations.json``, at its root or one folder down; the rest
+of the zip is ignored; two of them are refused, never one picked), Convobase's export zip
+(``manifest.json``, ``conversations/*.json``, ``files.jsonl`` and ``files/``,
+``preferences.json``), and Convobase conversation files as JSON (one object, or a list of
+them). JSON lists are streamed with ijson (yajl2), one
 conversation in memory at a time whatever the file's size. Reads are blocking but small (one
 conversation per step), so the importer calls them from the event loop.
 """
@@ -29,6 +30,8 @@ MANIFEST = "manifest.json"
 FILES_INDEX = "files.jsonl"
 PREFERENCES = "preferences.json"
 USAGE = "usage_events.jsonl"
+# yajl reports bad syntax as JSONError, bad UTF-8 (a lone surrogate escape) as UnicodeDecodeError.
+_JSON_ERRORS = (ijson.JSONError, UnicodeDecodeError)
 
 
 class UnsupportedFormat(ValidationFailed):
@@ -115,6 +118,14 @@ class ImportFile:
         )
         if not candidates or candidates[0].count("/") > 1:
             raise UnsupportedFormat("The zip holds no conversations.json")
+        # Never pick one of several silently: the other's conversations would be lost.
+        shallow = [n for n in candidates if n.count("/") <= 1]
+        if len(shallow) > 1:
+            raise UnsupportedFormat(
+                "The zip holds more than one conversations.json; send one export at a time",
+                code="ambiguous_archive",
+                details={"entries": shallow[:10]},
+            )
         self.kind, self.entry = "chatgpt", candidates[0]
         with self._stream() as stream:
             if _first_char(stream) != b"[":
@@ -152,7 +163,7 @@ class ImportFile:
                         "The list's first element is neither a ChatGPT nor a Convobase conversation"
                     )
                 return kind
-        except ijson.JSONError as exc:
+        except _JSON_ERRORS as exc:
             raise invalid_json(exc) from exc
         return "chatgpt"
 
@@ -175,7 +186,7 @@ class ImportFile:
             try:
                 for _ in ijson.items(stream, "item", use_float=True):
                     total += 1
-            except ijson.JSONError as exc:
+            except _JSON_ERRORS as exc:
                 raise invalid_json(exc) from exc
         return total
 
@@ -204,7 +215,7 @@ class ImportFile:
         with self._stream() as stream:
             try:
                 yield from ijson.items(stream, "item", use_float=True)
-            except ijson.JSONError as exc:
+            except _JSON_ERRORS as exc:
                 raise invalid_json(exc) from exc
 
     def jsonl(self, name: str) -> Iterator[Any]:

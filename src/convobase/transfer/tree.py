@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from convobase.timestamps import to_utc
+
 
 class ItemInvalid(Exception):
     """This conversation cannot be imported; ``reason`` is a short code, the text says why."""
@@ -78,10 +80,10 @@ def timestamp(value: Any) -> datetime | None:
         return datetime.fromtimestamp(seconds, UTC)
     if isinstance(value, str) and 0 < len(value) <= 64:
         try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            # Naive is UTC; an offset near the calendar's ends has no UTC time (ValueError).
+            return to_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
         except ValueError:
             return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return None
 
 
