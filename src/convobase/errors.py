@@ -12,6 +12,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger("convobase.errors")
@@ -147,6 +148,19 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
+# character_not_in_repertoire (NUL in text), untranslatable_character (\u0000 in JSON)
+_UNSTORABLE_CHARACTERS = {"22021", "22P05"}
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    """The SQLSTATE of a driver error, from the adapter or the asyncpg error behind it."""
+    for cause in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+        if isinstance(state, str):
+            return state
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ConvobaseError)
     async def _convobase(_: Request, exc: ConvobaseError) -> JSONResponse:
@@ -174,6 +188,18 @@ def install_error_handlers(app: FastAPI) -> None:
         else:
             message = str(exc.detail)
         return error_response(exc.status_code, code, message, None, dict(exc.headers or {}))
+
+    @app.exception_handler(DBAPIError)
+    async def _database_refused(request: Request, exc: DBAPIError) -> JSONResponse:
+        # PostgreSQL refuses U+0000 in text and JSON (SQLite stores it): the client's data,
+        # whichever field carried it, is a 422; the transaction is rolled back, nothing stored.
+        if _sqlstate(exc) in _UNSTORABLE_CHARACTERS:
+            return error_response(
+                422,
+                "invalid_characters",
+                "The request contains characters that cannot be stored (U+0000)",
+            )
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from convobase.app import create_app
 from tests.conftest import make_settings
-from tests.helpers import assert_error
+from tests.helpers import assert_error, new_conversation, signup
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -140,3 +140,39 @@ async def test_database_outage_is_503_not_500(tmp_path: Path) -> None:
 async def test_openapi_is_served(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     assert "/api/v1/auth/signup" in spec["paths"]
+
+
+async def test_nul_characters_never_500(client: httpx.AsyncClient) -> None:
+    """PostgreSQL cannot store U+0000 in text or JSON: a clear 422 there, stored on SQLite,
+    never a 500; the rest of the account is untouched either way."""
+    user = await signup(client)
+    kept = await new_conversation(client, user, title="kept")
+    attempts = [
+        ("POST", "/api/v1/conversations", {"title": "a\u0000b"}),
+        ("POST", f"/api/v1/conversations/{kept['id']}/messages", {"content": "x\u0000y"}),
+        ("PATCH", f"/api/v1/conversations/{kept['id']}", {"settings": {"k": "\u0000"}}),
+    ]
+    for method, url, body in attempts:
+        response = await client.request(method, url, headers=user.headers, json=body)
+        assert response.status_code in (200, 201, 422), response.text
+        if response.status_code == 422:
+            assert response.json()["error"]["code"] in ("invalid_characters", "validation_error")
+    again = await client.get(f"/api/v1/conversations/{kept['id']}", headers=user.headers)
+    assert again.status_code == 200
+
+
+async def test_database_errors_never_carry_the_values(sqlite_url: str) -> None:
+    """A failed statement's text (what an unexpected error logs) holds no bound values."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from convobase.db.engine import Database
+
+    database = Database(sqlite_url)
+    try:
+        async with database.session() as db:
+            with pytest.raises(DBAPIError) as caught:
+                await db.execute(text("SELECT * FROM no_such_table WHERE x = :v"), {"v": "s3cret"})
+        assert "s3cret" not in str(caught.value)
+    finally:
+        await database.dispose()

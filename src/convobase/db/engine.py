@@ -29,7 +29,9 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        kwargs: dict[str, Any] = {"echo": echo}
+        # Parameters (message text, emails, token hashes, ciphertexts) never reach an error's
+        # text, so they never reach the logs either.
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": not echo}
         if self.is_sqlite:
             database = self.url.database
             if database and database != ":memory:":
