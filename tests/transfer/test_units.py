@@ -124,3 +124,29 @@ def test_markdown_shows_the_current_branch_and_notes_others() -> None:
     assert "1 other version(s)" in text and "## Assistant (m)" in text
     assert "```python\nx = 1\n```" in text
     assert io.StringIO(text).read().endswith("\n")
+
+
+def test_markdown_user_text_cannot_break_out() -> None:
+    """Fences outgrow the backticks inside; titles, names and alt text stay plain text."""
+    from markdown_it import MarkdownIt
+
+    parts = [
+        {"type": "code", "code": "````\n# not a heading", "language": "py"},
+        {"type": "tool_result", "tool_call_id": "c1", "content": "```\n<script>x</script>"},
+        {"type": "image", "alt": "](javascript:alert(1))"},
+        {"type": "tool_call", "name": "f", "arguments": "`a`"},
+    ]
+    messages = [{"id": "1", "parent_id": None, "role": "user", "parts": parts}]
+    text = markdown.render(
+        {"title": "# big\n[link](javascript:x)", "messages": messages, "current_leaf_id": "1"}
+    )
+    tokens = MarkdownIt("commonmark").parse(text)
+    headings = [t for t in tokens if t.type == "heading_open"]
+    assert [t.tag for t in headings] == ["h1", "h2"]  # the title and the one message
+    fences = [t for t in tokens if t.type == "fence"]
+    assert [f.content for f in fences] == [
+        "````\n# not a heading\n",
+        "```\n<script>x</script>\n",
+    ]
+    rendered = MarkdownIt("commonmark").render(text)
+    assert "<a " not in rendered and "<script>" not in rendered and "<img" not in rendered

@@ -8,10 +8,34 @@ JSON holds.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Any
 
 _ROLE = {"user": "User", "assistant": "Assistant", "system": "System", "tool": "Tool"}
+_SPECIAL = re.compile(r"([\\`*_\[\]()#<>!|~])")
+
+
+def _inline(value: Any) -> str:
+    """User text on one line with Markdown's special characters escaped: a title, a name or
+    alt text cannot open a heading, a link or HTML."""
+    return _SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+
+
+def _ticks(text: str, least: int) -> str:
+    """A backtick fence longer than any run of backticks inside ``text`` (CommonMark)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(least, longest + 1)
+
+
+def _block(text: str, language: str = "") -> str:
+    fence = _ticks(text, 3)
+    return f"{fence}{_inline(language)}\n{text}\n{fence}"
+
+
+def _code(text: str) -> str:
+    fence = _ticks(text, 1)
+    return f"{fence} {text} {fence}"
 
 
 def _part(part: dict[str, Any]) -> str:
@@ -19,16 +43,18 @@ def _part(part: dict[str, Any]) -> str:
     if kind == "text":
         return str(part.get("text", ""))
     if kind == "code":
-        fence = "````" if "```" in str(part.get("code", "")) else "```"
-        return f"{fence}{part.get('language') or ''}\n{part.get('code', '')}\n{fence}"
+        return _block(str(part.get("code", "")), str(part.get("language") or ""))
     if kind == "image":
-        return f"![{part.get('alt') or 'image'}]({part.get('url') or ''})"
+        return f"[image: {_inline(part.get('alt') or 'image')}]"
     if kind == "file":
-        return f"[file: {part.get('name') or part.get('file_id') or 'attachment'}]"
+        return f"[file: {_inline(part.get('name') or part.get('file_id') or 'attachment')}]"
     if kind == "tool_call":
-        return f"*tool call* `{part.get('name')}`: `{part.get('arguments')!r}`"
+        name = " ".join(str(part.get("name")).split())
+        return f"*tool call* {_code(name)}: {_code(repr(part.get('arguments')))}"
     if kind == "tool_result":
-        return f"*tool result* ({part.get('tool_call_id')}):\n\n```\n{part.get('content')}\n```"
+        return f"*tool result* ({_inline(part.get('tool_call_id'))}):\n\n" + _block(
+            str(part.get("content"))
+        )
     return ""
 
 
@@ -50,7 +76,7 @@ def render(conversation: dict[str, Any]) -> str:
     for m in messages:
         children[m.get("parent_id")] += 1
     path = current_path(messages, conversation.get("current_leaf_id"))
-    lines = [f"# {conversation.get('title') or 'Untitled conversation'}", ""]
+    lines = [f"# {_inline(conversation.get('title') or 'Untitled conversation')}", ""]
     facts = [f"Created {conversation.get('created_at')}"]
     if conversation.get("model"):
         facts.append(f"model {conversation['model']}")
@@ -60,7 +86,7 @@ def render(conversation: dict[str, Any]) -> str:
         heading = f"## {_ROLE.get(m['role'], m['role'])}"
         model = (m.get("metadata") or {}).get("model")
         if model:
-            heading += f" ({model})"
+            heading += f" ({_inline(model)})"
         lines += [heading, "", f"*{m.get('created_at')}*", ""]
         others = children[m.get("parent_id")] - 1
         if others > 0:
