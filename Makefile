@@ -36,6 +36,10 @@ chromium:
 	  apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium) || \
 	  (sudo apt-get update -q && sudo apt-get install -y -q chromium))
 
+# The suite runs on one worker per core (pytest-xdist): each worker has its own databases,
+# Redis prefixes and loopback servers. `make test PYTEST_ARGS="-n 0 -k ..."` runs serially.
+PYTEST_ARGS ?= -n auto
+
 test: $(DEV_STAMP) $(OIDC_STAMP) chromium
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from convobase import cli_common
 from convobase.cli import app
 from tests.conftest import FAST_ARGON2
 
@@ -25,6 +26,9 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     }
     for key, value in values.items():
         monkeypatch.setenv(key, value)
+    # The consoles were made at import, before COLUMNS was set: tables must not truncate.
+    for console in (cli_common.console, cli_common.err):
+        monkeypatch.setattr(console, "width", 250)
     return values
 
 
