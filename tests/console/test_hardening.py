@@ -191,3 +191,16 @@ def test_text_files_show_their_first_lines(client: Console) -> None:
     for page in (client.get(f"/console/files/{file_id}"), client.get(f"/console/c/{made['id']}")):
         assert "line 0 &lt;b&gt;bold&lt;/b&gt;" in page.text
         assert "line 3 " in page.text and "line 39" not in page.text  # the first lines only
+
+
+def test_htmx_requests_without_a_session_send_the_page_to_sign_in(
+    live_server: LiveServer,
+) -> None:
+    # The sidebar's next page or the live search after the session ended: htmx would follow a
+    # 303 and swap the whole sign-in page into the list; HX-Redirect moves the page instead.
+    response = httpx.get(
+        f"{live_server.base}/console/conversations?show=recent", headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 401
+    assert response.headers["hx-redirect"] == "/console/login?next=%2Fconsole%2Fconversations"
+    _assert_headers(response)

@@ -25,6 +25,7 @@ from convobase.console.web import (
     FormError,
     LoginRequired,
     is_console_path,
+    is_fragment,
     login_redirect,
     render,
     see_other,
@@ -93,7 +94,10 @@ def _html_errors(previous: Handler) -> Handler:
 
 async def _login_required(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LoginRequired)
-    return login_redirect(exc.next_path)
+    redirect = login_redirect(exc.next_path)
+    if is_fragment(request):  # htmx would follow a 303 and swap the sign-in page into a list
+        return Response(status_code=401, headers={"HX-Redirect": redirect.headers["location"]})
+    return redirect
 
 
 async def _form_error(request: Request, exc: Exception) -> Response:
