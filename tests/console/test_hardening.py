@@ -204,3 +204,20 @@ def test_htmx_requests_without_a_session_send_the_page_to_sign_in(
     assert response.status_code == 401
     assert response.headers["hx-redirect"] == "/console/login?next=%2Fconsole%2Fconversations"
     _assert_headers(response)
+
+
+def test_a_crash_on_a_console_page_is_an_html_page(
+    client: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from convobase.console import usage
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(usage, "dashboard", broken)  # the server runs in this process
+    response = client.get("/console/usage")
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Something went wrong" in response.text and "boom" not in response.text
+    _assert_headers(response)
+    assert client.get("/api/v1/nope").headers["content-type"].startswith("application/json")
