@@ -14,10 +14,10 @@ from convobase.agents import service as agents
 from convobase.auth.dependencies import RuntimeDep
 from convobase.console.chats import load_sidebar, split_tags
 from convobase.console.web import (
-    FormError,
     FormViewer,
     PageViewer,
     failing_back_to,
+    form_id,
     optional,
     render,
     see_other,
@@ -37,13 +37,6 @@ router = APIRouter(prefix="/console/c", include_in_schema=False)
 
 PATH_LIMIT = 200  # messages shown: the newest of the current branch
 _ROLES = ("user", "assistant", "system")
-
-
-def _uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
 
 
 @router.get("/{conversation_id}")
@@ -140,9 +133,7 @@ async def feedback(
     form = await request.form()
     back = f"/console/c/{conversation_id}"
     with failing_back_to(back):
-        message_id = _uuid(text(form, "message_id"))
-        if message_id is None:
-            raise FormError(back, "Unknown message")
+        message_id = form_id(form, "message_id", back, "Message")
         data = FeedbackIn.model_validate(
             {"rating": text(form, "rating"), "comment": optional(form, "comment")}
         )

@@ -4,7 +4,6 @@ sealed by the vault; only the last four characters are ever shown)."""
 from __future__ import annotations
 
 import re
-import uuid
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -18,6 +17,7 @@ from convobase.console.web import (
     PageViewer,
     Viewer,
     failing_back_to,
+    form_id,
     render,
     see_other,
     text,
@@ -75,10 +75,7 @@ async def create_api_key(
 async def revoke_api_key(request: Request, viewer: FormViewer, db: DbSession) -> Response:
     _member(viewer)
     back = "/console/settings/api-keys"
-    try:
-        key_id = uuid.UUID(text(await request.form(), "key_id"))
-    except ValueError as exc:
-        raise FormError(back, "API key not found") from exc
+    key_id = form_id(await request.form(), "key_id", back, "API key")
     with failing_back_to(back):
         await api_keys.revoke(db, viewer.user, key_id)
     return see_other(request, back, "API key revoked")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,6 +15,7 @@ from convobase.console.web import (
     FormViewer,
     PageViewer,
     failing_back_to,
+    form_id,
     render,
     see_other,
     text,
@@ -111,10 +111,7 @@ async def revoke_session(
     request: Request, viewer: FormViewer, db: DbSession, runtime: RuntimeDep
 ) -> Response:
     back = "/console/settings/sessions"
-    try:
-        session_id = uuid.UUID(text(await request.form(), "session_id"))
-    except ValueError as exc:
-        raise FormError(back, "Session not found") from exc
+    session_id = form_id(await request.form(), "session_id", back, "Session")
     with failing_back_to(back):
         await auth.revoke_session(db, runtime, viewer.principal, session_id)
     current = viewer.principal.session

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -293,6 +294,14 @@ def text(form: FormData, name: str) -> str:
 
 def optional(form: FormData, name: str) -> str | None:
     return text(form, name) or None
+
+
+def form_id(form: FormData, name: str, back: str, what: str) -> uuid.UUID:
+    """A field naming a row by id; a malformed one is the same "not found" as a foreign one."""
+    try:
+        return uuid.UUID(text(form, name))
+    except ValueError as exc:
+        raise FormError(back, f"{what} not found") from exc
 
 
 def _validation_message(exc: ValidationError) -> str:

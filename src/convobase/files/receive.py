@@ -39,6 +39,13 @@ _MAX_HEADER_BYTES = 8 * 1024
 _DATA_URL = re.compile(r"^data:[\w.+-]+/[\w.+-]+(;[\w=.-]+)*;base64,", re.ASCII)
 
 
+def multipart_upload_schema(**fields: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI for a body these routes read themselves (so FastAPI cannot describe it): a
+    multipart form with the file in field ``file`` and the named extra fields."""
+    properties = {"file": {"type": "string", "format": "binary"}, **fields}
+    return {"schema": {"type": "object", "required": ["file"], "properties": properties}}
+
+
 class UnsupportedUploadEncoding(sniff.UnsupportedType):
     code = "unsupported_upload_encoding"
     message = "Send the file as multipart/form-data (field `file`) or as JSON with `data_base64`"

@@ -26,17 +26,10 @@ _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "conversation_id": {"type": "string", "format": "uuid"},
-                        "message_id": {"type": "string", "format": "uuid"},
-                    },
-                }
-            },
+            "multipart/form-data": receive.multipart_upload_schema(
+                conversation_id={"type": "string", "format": "uuid"},
+                message_id={"type": "string", "format": "uuid"},
+            ),
             "application/json": {
                 "schema": {
                     "type": "object",

@@ -20,15 +20,7 @@ router = APIRouter(prefix="/api/v1", tags=["import and export"])
 _IMPORT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                }
-            }
-        },
+        "content": {"multipart/form-data": receive.multipart_upload_schema()},
     }
 }
 

@@ -143,29 +143,10 @@ _TOKENS = UsageDaily.input_tokens + UsageDaily.output_tokens
 
 async def totals(db: AsyncSession, user_id: uuid.UUID, window: Window) -> dict[str, Any]:
     stmt = select(
-        func.coalesce(func.sum(UsageDaily.requests), 0),
-        func.coalesce(func.sum(UsageDaily.errors), 0),
-        func.coalesce(func.sum(UsageDaily.input_tokens), 0),
-        func.coalesce(func.sum(UsageDaily.output_tokens), 0),
-        func.coalesce(func.sum(UsageDaily.cached_tokens), 0),
-        func.coalesce(func.sum(UsageDaily.cost_usd), 0),
-        func.coalesce(func.sum(UsageDaily.unpriced), 0),
-        func.coalesce(func.sum(UsageDaily.latency_ms_sum), 0),
-        func.coalesce(func.sum(UsageDaily.latency_count), 0),
+        *(func.coalesce(func.sum(getattr(UsageDaily, k)), 0) for k in _DAILY_COUNTERS)
     ).where(_daily_scope(user_id, window))
     row = (await db.execute(stmt)).one()
-    keys = [
-        "requests",
-        "errors",
-        "input_tokens",
-        "output_tokens",
-        "cached_tokens",
-        "cost_usd",
-        "unpriced",
-        "latency_ms_sum",
-        "latency_count",
-    ]
-    return dict(zip(keys, row, strict=True))
+    return dict(zip(_DAILY_COUNTERS, row, strict=True))
 
 
 async def breakdown(
