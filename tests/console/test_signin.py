@@ -85,6 +85,9 @@ def test_pages_carry_a_strict_csp(live_server: LiveServer) -> None:
     assert "<script>" not in response.text and "style=" not in response.text
     static = httpx.get(f"{live_server.base}/console/static/console.css")
     assert static.status_code == 200 and "text/css" in static.headers["content-type"]
+    assert 'rel="icon" href="/console/static/favicon.svg"' in response.text
+    icon = httpx.get(f"{live_server.base}/console/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
     # The API keeps its own JSON errors; console paths answer HTML.
     assert (
         httpx.get(f"{live_server.base}/api/v1/nope")
