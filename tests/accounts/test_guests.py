@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.accounts.conftest import start_guest
-from tests.helpers import PASSWORD, append, assert_error, new_conversation
+from tests.helpers import PASSWORD, append, assert_error, make_admin, new_conversation
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -80,6 +80,22 @@ async def test_guest_is_no_admin(client: httpx.AsyncClient) -> None:
     guest = await start_guest(client)
     response = await client.get("/api/v1/admin/users", headers=guest.headers)
     assert_error(response, 403, "admin_required")
+
+
+async def test_an_admin_cannot_turn_a_guest_into_an_account(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    admin = await make_admin(client, app)
+    guest = await start_guest(client)
+    url = f"/api/v1/admin/users/{guest.user['id']}"
+    for role in ("user", "admin"):
+        response = await client.patch(url, headers=admin.headers, json={"role": role})
+        assert_error(response, 409, "guest_role")
+    me = await client.get("/api/v1/auth/me", headers=guest.headers)
+    assert me.status_code == 200 and me.json()["role"] == "guest"
+    # Other changes stay possible: an admin may still disable a guest.
+    response = await client.patch(url, headers=admin.headers, json={"disabled": True})
+    assert response.status_code == 200, response.text
 
 
 async def test_guest_email_domain_is_reserved(client: httpx.AsyncClient) -> None:

@@ -83,7 +83,10 @@ async def admin_update(
     disabling = "disabled" in fields and bool(data.disabled)
     if demoting or disabling:
         await ensure_not_last_admin(db, user)
-    if "role" in fields and data.role is not None:
+    if "role" in fields and data.role is not None and data.role != user.role:
+        if user.is_guest:
+            # A guest has no email or password of its own: it becomes an account by signing up.
+            raise Conflict("A guest becomes an account by signing up", code="guest_role")
         user.role = data.role
     if "disabled" in fields and data.disabled is not None:
         user.disabled = data.disabled
