@@ -34,7 +34,7 @@ from convobase.keys import service as keys
 from convobase.messages import repository as messages
 from convobase.messages import service as message_service
 from convobase.messages.schemas import MessageCreate
-from convobase.models import Message, User
+from convobase.models import Message, ModelPrice, User
 from convobase.preferences import service as preferences
 from convobase.quotas import service as quotas
 from convobase.runtime import Runtime
@@ -64,6 +64,8 @@ class Plan:
     answer_id: uuid.UUID
     stream: bool
     include_usage: bool
+    # An admin's price for the model, read once: it prices the estimate and the answer.
+    price_override: ModelPrice | None = None
     reservation: Reservation | None = None
     started: float = field(default_factory=time.perf_counter)
 
@@ -117,7 +119,8 @@ async def plan(
                 *body["messages"],
             ]
         estimate = _estimate_tokens(body)
-        price = await usage.price_of(db, model, provider.name, pricing.Tokens(estimate, 0))
+        override = await db.get(ModelPrice, model)
+        price = usage.price_with(override, model, provider.name, pricing.Tokens(estimate, 0))
     client = runtime.gateway_client()
     upstream: Upstream = (
         AnthropicUpstream(client, provider, api_key)
@@ -140,6 +143,7 @@ async def plan(
         answer_id=new_id(),
         stream=request.stream,
         include_usage=include_usage,
+        price_override=override,
     )
     # Reserve last: an invalid request must not hold allowance. 429 here means no upstream call.
     amount = Amount(requests=1, tokens=estimate, cost_usd=price.cost_usd or Decimal(0))
@@ -176,9 +180,10 @@ async def persist(
     event_status = {"complete": "success", "incomplete": "cancelled"}.get(status, "error")
     stored_answer = False
     async with runtime.database.session() as db:
-        # Priced once, for the answer's metadata and the usage event alike.
-        price = await usage.price_of(
-            db,
+        # Priced once, for the answer's metadata and the usage event alike (with the price the
+        # call started under: an admin's change applies from the next call).
+        price = usage.price_with(
+            step.price_override,
             step.model,
             step.provider.name,
             pricing.Tokens(prompt, used.completion_tokens, cached, written),
@@ -251,20 +256,24 @@ async def _store_messages(
             ConversationCreate(title=step.title, model=step.model),
             id=step.conversation_id,
         )
-    parent = step.parent_id
-    for create, message_id in zip(step.to_append, step.append_ids, strict=True):
-        data = MessageCreate.model_validate(
-            {**create.model_dump(exclude_none=True), "parent_id": parent}
+    # One chain: the request's new messages, then the answer, under the first one's parent.
+    pending = list(zip(step.to_append, step.append_ids, strict=True))
+    if answer is not None:
+        pending.append((answer, step.answer_id))
+    chain = [
+        (
+            MessageCreate.model_validate(
+                {
+                    **create.model_dump(exclude_none=True),
+                    **({"parent_id": step.parent_id} if i == 0 else {}),
+                }
+            ),
+            message_id,
         )
-        await message_service.append(db, step.user, step.conversation_id, data, id=message_id)
-        parent = message_id
-    if answer is None:
-        return False
-    data = MessageCreate.model_validate(
-        {**answer.model_dump(exclude_none=True), "parent_id": parent}
-    )
-    await message_service.append(db, step.user, step.conversation_id, data, id=step.answer_id)
-    return True
+        for i, (create, message_id) in enumerate(pending)
+    ]
+    await message_service.append_chain(db, step.user, step.conversation_id, chain)
+    return answer is not None
 
 
 def ids_headers(step: Plan) -> dict[str, str]:

@@ -8,6 +8,7 @@ Edits, deletions and feedback stay the owner's (anyone else: 404).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from convobase.conversations import repository as conversations
 from convobase.db.base import new_id, utcnow
+from convobase.db.tenancy import Access
 from convobase.errors import Forbidden, ValidationFailed
 from convobase.files import service as files
 from convobase.messages import repository
@@ -59,6 +61,18 @@ async def append(
     *,
     id: uuid.UUID | None = None,
 ) -> Message:
+    return (await append_chain(db, user, conversation_id, [(data, id)]))[0]
+
+
+async def append_chain(
+    db: AsyncSession,
+    user: User,
+    conversation_id: uuid.UUID,
+    items: Sequence[tuple[MessageCreate, uuid.UUID | None]],
+) -> list[Message]:
+    """Append messages one after another (each the reply to the one before; the first as
+    ``append`` places it): one lock and one parent check for the whole chain, as the gateway
+    stores a request's new messages and the answer."""
     # Lock the conversation row first (PostgreSQL FOR UPDATE; SQLite writers are already
     # serialised by BEGIN IMMEDIATE), so concurrent appends chain and count exactly.
     access = await conversations.get_shared_or_owned(
@@ -67,17 +81,48 @@ async def append(
     if not access.can_write:
         raise Forbidden("This conversation is shared with you read-only", code="read_only_share")
     conversation = access.conversation
-    if "parent_id" in data.model_fields_set:
-        parent_id = data.parent_id
+    first = items[0][0]
+    if "parent_id" in first.model_fields_set:
+        parent_id = first.parent_id
         if parent_id is not None and not await repository.exists_in(db, conversation.id, parent_id):
             raise _invalid_parent()
     else:  # continue the current branch (kept valid by append and delete)
         parent_id = conversation.current_leaf_id
+    written: list[Message] = []
+    for data, message_id in items:
+        message = await _insert(db, user, access, data, parent_id, message_id)
+        written.append(message)
+        parent_id = message.id
+    await db.flush()  # one flush: the chain's rows and search documents together
+    now = written[-1].created_at
+    await db.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation.id)
+        .values(
+            message_count=Conversation.message_count + len(written),
+            last_message_at=now,
+            last_activity_at=now,
+            current_leaf_id=written[-1].id,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return written
+
+
+async def _insert(
+    db: AsyncSession,
+    user: User,
+    access: Access,
+    data: MessageCreate,
+    parent_id: uuid.UUID | None,
+    message_id: uuid.UUID | None,
+) -> Message:
+    conversation = access.conversation
     parts = data.resolved_parts() or []
     await files.check_references(db, user, file_ids(parts))
     now = utcnow()
     message = Message(
-        id=id or new_id(),
+        id=message_id or new_id(),
         conversation_id=conversation.id,
         # The owner's id is the tenancy (shard) key of every message; a share's recipient is
         # recorded as the author.
@@ -95,18 +140,6 @@ async def append(
     )
     db.add(message)
     await index.index_message(db, message)  # same flush, same transaction
-    await db.flush()
-    await db.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation.id)
-        .values(
-            message_count=Conversation.message_count + 1,
-            last_message_at=now,
-            last_activity_at=now,
-            current_leaf_id=message.id,
-        )
-        .execution_options(synchronize_session=False)
-    )
     return message
 
 

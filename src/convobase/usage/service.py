@@ -32,9 +32,17 @@ _FUTURE_SKEW = timedelta(minutes=5)
 async def price_of(
     db: AsyncSession, model: str | None, provider: str | None, tokens: pricing.Tokens
 ) -> pricing.Price:
+    override = await db.get(ModelPrice, model) if model else None
+    return price_with(override, model, provider, tokens)
+
+
+def price_with(
+    override: ModelPrice | None, model: str | None, provider: str | None, tokens: pricing.Tokens
+) -> pricing.Price:
+    """The price of ``tokens`` from an admin's ``override`` (already read) or the table; the
+    gateway reads the override once per call and prices both its estimate and the answer."""
     if not model:
         return pricing.Price(cost_usd=None, source=None, provider=None)
-    override = await db.get(ModelPrice, model)
     if override is not None and (override.provider in (None, provider) or provider is None):
         return pricing.from_override(tokens, override)
     return pricing.from_table(tokens, model, provider)
