@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -296,3 +296,39 @@ async def test_top_users_are_exact_for_ranges_across_months(
         )
         got = {u["user_id"]: u["total_tokens"] for u in response.json()["top_users"]}
         assert got == expected, (first, last)
+
+
+@pytest.mark.parametrize("today", [date(2026, 3, 1), date(2026, 3, 17), date(2026, 12, 31)])
+def test_period_ranges_cover_each_day_of_the_window_once(today: date) -> None:
+    """Signed month and day ranges add up to exactly the window's days (rows exist up to today),
+    and a window ending today costs one row for its last month."""
+    from convobase.usage.repository import Window, period_ranges
+
+    def month_days(first: date) -> list[date]:
+        out, day = [], first
+        while day.month == first.month and day <= today:
+            out.append(day)
+            day += timedelta(days=1)
+        return out
+
+    for length in range(1, 120, 7):
+        for back in (0, 1, 9, 40):
+            end = today - timedelta(days=back)
+            start = end - timedelta(days=length)
+            at = datetime.combine(start, time(), UTC)
+            window = Window(start, end, at, at + timedelta(days=length))
+            counted: dict[date, int] = {}
+            for r in period_ranges(window, today):
+                span = (
+                    month_days(r.lo)
+                    if r.kind == "m"
+                    else [r.lo + timedelta(days=i) for i in range((r.hi - r.lo).days + 1)]
+                )
+                for day in span:
+                    counted[day] = counted.get(day, 0) + r.sign
+            covered = {day for day, n in counted.items() if n}
+            assert all(n in (0, 1) for n in counted.values())
+            assert covered == {start + timedelta(days=i) for i in range(length + 1)}
+            if back == 0 and end.day > 2 and start < end.replace(day=1):
+                last = [r for r in period_ranges(window, today) if r.lo >= end.replace(day=1)]
+                assert [(r.kind, r.sign) for r in last] == [("m", 1)]

@@ -81,8 +81,9 @@ class UsageDaily(Base):
 class UsageUserPeriod(Base):
     """Per user totals by day (``kind`` "d") and by month ("m", ``start`` its first day).
 
-    Ranks the top users of any date range from whole months plus the days at its edges: a few
-    thousand rows, not one per user, day, provider and model.
+    Ranks the top users of any date range from month rows and signed day rows at its edges
+    (``usage.repository.period_ranges``): a few thousand rows, not one per user, day, provider
+    and model.
     """
 
     __tablename__ = "usage_user_periods"

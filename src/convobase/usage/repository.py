@@ -9,10 +9,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from convobase.db.base import utcnow
 from convobase.db.tenancy import owned_by
 from convobase.models import Conversation, File, Message, UsageEvent, User
 from convobase.models.usage import SYSTEM_ID, UsageDaily, UsageLatencyDaily, UsageUserPeriod
@@ -203,35 +204,69 @@ def _month_after(day: date) -> date:
     return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
-def _periods(window: Window) -> ColumnElement[bool]:
-    """The window as whole months (month rows) plus the days before and after them (day rows)."""
-    first_full = window.start if window.start.day == 1 else _month_after(window.start)
-    ends_a_month = _month_after(window.end) - timedelta(days=1) == window.end
-    after_last_full = _month_after(window.end) if ends_a_month else window.end.replace(day=1)
+@dataclass(frozen=True, slots=True)
+class PeriodRange:
+    kind: str  # "m": the month row starting at ``lo``; "d": the day rows from ``lo`` to ``hi``
+    lo: date
+    hi: date
+    sign: int  # +1 added, -1 subtracted
+
+
+def period_ranges(window: Window, today: date) -> list[PeriodRange]:
+    """The window as signed ranges of period rows: per month it touches, its month row when
+    the window covers it whole; else, whichever reads fewer rows of its day rows inside the
+    window (+) or the month row (+) less its day rows outside the window (-). Day rows exist
+    only up to today, so a window ending today reads its last month as a single row."""
+    ranges: list[PeriodRange] = []
+    month = window.start.replace(day=1)
+    while month <= window.end:
+        last = _month_after(month) - timedelta(days=1)
+        lo, hi = max(month, window.start), min(last, window.end)
+        before = (month, lo - timedelta(days=1))
+        after = (hi + timedelta(days=1), min(last, today))
+        outside = [(a, b) for a, b in (before, after) if a <= b]
+        outside_rows = sum((b - a).days + 1 for a, b in outside)
+        if lo == month and hi == last:
+            ranges.append(PeriodRange("m", month, month, 1))
+        elif outside_rows + 1 < (hi - lo).days + 1:
+            ranges.append(PeriodRange("m", month, month, 1))
+            ranges += [PeriodRange("d", a, b, -1) for a, b in outside]
+        else:
+            ranges.append(PeriodRange("d", lo, hi, 1))
+        month = _month_after(month)
+    return ranges
+
+
+def _condition(r: PeriodRange) -> ColumnElement[bool]:
     P = UsageUserPeriod
-    if first_full >= after_last_full:  # no whole month inside: days only
-        return and_(P.kind == "d", P.start >= window.start, P.start <= window.end)
-    return or_(
-        and_(P.kind == "m", P.start >= first_full, P.start < after_last_full),
-        and_(P.kind == "d", P.start >= window.start, P.start < first_full),
-        and_(P.kind == "d", P.start >= after_last_full, P.start <= window.end),
-    )
+    if r.kind == "m":
+        return and_(P.kind == "m", P.start == r.lo)
+    return and_(P.kind == "d", P.start >= r.lo, P.start <= r.hi)
 
 
 async def top_users(
-    db: AsyncSession, window: Window, limit: int
+    db: AsyncSession, window: Window, limit: int, *, today: date | None = None
 ) -> list[tuple[uuid.UUID, str | None, int, int, Decimal]]:
     P = UsageUserPeriod
+    ranges = period_ranges(window, today or utcnow().date())
+    subtracted = [_condition(r) for r in ranges if r.sign < 0]
+
+    def signed(column: Any) -> Any:
+        return case((or_(*subtracted), -column), else_=column) if subtracted else column
+
+    requests = func.sum(signed(P.requests))
+    cost = func.sum(signed(P.cost_usd))
     ranked = (
         select(
             P.user_id.label("user_id"),
-            func.sum(P.requests).label("requests"),
-            func.sum(P.tokens).label("tokens"),
-            func.sum(P.cost_usd).label("cost"),
+            requests.label("requests"),
+            func.sum(signed(P.tokens)).label("tokens"),
+            cost.label("cost"),
         )
-        .where(_periods(window))
+        .where(or_(*(_condition(r) for r in ranges)))
         .group_by(P.user_id)
-        .order_by(func.sum(P.cost_usd).desc(), func.sum(P.requests).desc())
+        .having(requests > 0)  # a user whose only rows were subtracted away used nothing here
+        .order_by(cost.desc(), requests.desc())
         .limit(limit)
         .subquery()
     )
