@@ -45,7 +45,7 @@ from benchmarks.dataset import BATCH, _insert
 from convobase.db.base import new_id
 from convobase.models import ModelPrice, User
 from convobase.models.usage import SYSTEM_ID
-from convobase.usage.repository import latency_bucket
+from convobase.usage.repository import DAILY_COUNTERS, latency_bucket
 
 
 @dataclass(frozen=True)
@@ -123,21 +123,7 @@ EVENT_COLUMNS = [
     "price_source",
     "metadata",
 ]
-DAILY_COLUMNS = [
-    "user_id",
-    "day",
-    "provider",
-    "model",
-    "requests",
-    "errors",
-    "input_tokens",
-    "output_tokens",
-    "cached_tokens",
-    "cost_usd",
-    "unpriced",
-    "latency_ms_sum",
-    "latency_count",
-]
+DAILY_COLUMNS = ["user_id", "day", "provider", "model", *DAILY_COUNTERS]
 LATENCY_COLUMNS = ["user_id", "day", "bucket", "count"]
 
 

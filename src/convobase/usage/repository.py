@@ -35,7 +35,8 @@ def _insert(db: AsyncSession) -> Any:
     return postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-_DAILY_COUNTERS = (
+# The counters of a usage_daily row (its key is user, day, provider, model).
+DAILY_COUNTERS = (
     "requests",
     "errors",
     "input_tokens",
@@ -58,7 +59,7 @@ def _rollup_upserts(db: AsyncSession) -> tuple[Any, Any, Any]:
         daily = insert(UsageDaily)
         daily = daily.on_conflict_do_update(
             index_elements=["user_id", "day", "provider", "model"],
-            set_={k: getattr(UsageDaily, k) + daily.excluded[k] for k in _DAILY_COUNTERS},
+            set_={k: getattr(UsageDaily, k) + daily.excluded[k] for k in DAILY_COUNTERS},
         )
         latency = insert(UsageLatencyDaily)
         latency = latency.on_conflict_do_update(
@@ -144,10 +145,10 @@ _TOKENS = UsageDaily.input_tokens + UsageDaily.output_tokens
 
 async def totals(db: AsyncSession, user_id: uuid.UUID, window: Window) -> dict[str, Any]:
     stmt = select(
-        *(func.coalesce(func.sum(getattr(UsageDaily, k)), 0) for k in _DAILY_COUNTERS)
+        *(func.coalesce(func.sum(getattr(UsageDaily, k)), 0) for k in DAILY_COUNTERS)
     ).where(_daily_scope(user_id, window))
     row = (await db.execute(stmt)).one()
-    return dict(zip(_DAILY_COUNTERS, row, strict=True))
+    return dict(zip(DAILY_COUNTERS, row, strict=True))
 
 
 async def breakdown(
