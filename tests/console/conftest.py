@@ -113,15 +113,25 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
-    """A fresh browser context (no cookies) with every console error and dialog recorded."""
+    """A fresh browser context (no cookies) with every console error and dialog recorded;
+    dialogs are dismissed unless ``page.accept_dialogs`` is set (see ``submit_confirmed``)."""
     context = browser.new_context(
         base_url=live_server.base, viewport={"width": 1200, "height": 800}
     )
     tab = context.new_page()
     tab.set_default_timeout(15_000)
     tab.dialogs = []  # type: ignore[attr-defined]
+    tab.accept_dialogs = False  # type: ignore[attr-defined]
     tab.csp_errors = []  # type: ignore[attr-defined]
-    tab.on("dialog", lambda d: (tab.dialogs.append(d.message), d.dismiss()))  # type: ignore[attr-defined]
+
+    def answer(dialog: Any) -> None:
+        tab.dialogs.append(dialog.message)  # type: ignore[attr-defined]
+        if tab.accept_dialogs:  # type: ignore[attr-defined]
+            dialog.accept()
+        else:
+            dialog.dismiss()
+
+    tab.on("dialog", answer)
     tab.on(
         "console",
         lambda m: (
@@ -136,11 +146,12 @@ def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
         context.close()
 
 
-def screenshot(page: Any, name: str) -> Path:
-    """Save a full-page screenshot and check it is a real render: some KB, not one colour."""
+def screenshot(page: Any, name: str, *, full_page: bool = True) -> Path:
+    """Save a screenshot (the full page, or only the viewport: what is on screen after a
+    scroll) and check it is a real render: some KB, not one colour."""
     SCREENSHOTS.mkdir(exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     assert path.stat().st_size > 5_000, f"{path} is suspiciously small"
     with Image.open(path) as image:
         colours = image.convert("RGB").getcolors(maxcolors=16)
@@ -190,6 +201,19 @@ def submit(page: Any, target: Any) -> None:
     """Click a form's button and wait for the POST -> 303 -> GET round trip to load."""
     with page.expect_navigation():
         target.click()
+
+
+def submit_confirmed(page: Any, target: Any) -> str:
+    """Click a destructive button, accept the confirmation it asks for, wait for the round
+    trip; returns the question asked (failing when none was)."""
+    asked = len(page.dialogs)
+    page.accept_dialogs = True
+    try:
+        submit(page, target)
+    finally:
+        page.accept_dialogs = False
+    assert len(page.dialogs) == asked + 1, "the button asked for no confirmation"
+    return str(page.dialogs[-1])
 
 
 def make_admin(live_server: LiveServer, email: str) -> None:

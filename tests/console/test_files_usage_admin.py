@@ -16,6 +16,7 @@ from tests.console.conftest import (
     sign_in,
     sign_up,
     submit,
+    submit_confirmed,
     unique_email,
 )
 
@@ -61,7 +62,7 @@ def test_upload_download_versions_delete(page: Any, tmp_path: Path) -> None:
     assert Path(first_info.value.path()).read_text() == "first version\n"
 
     page.goto("/console/files")
-    submit(page, page.get_by_role("button", name="Delete red.png"))
+    submit_confirmed(page, page.get_by_role("button", name="Delete red.png"))
     assert page.get_by_role("status").inner_text() == "File deleted"
     assert page.locator(".file-row").count() == 2
 
@@ -135,7 +136,7 @@ def test_admin_dashboard_and_disabling_a_user(
         screenshot(page, "admin-users")
         row = page.locator(".user-row", has_text=user_email)
         assert "of 100" in row.inner_text(), row.inner_text()
-        submit(page, row.get_by_role("button", name=f"Disable {user_email}"))
+        submit_confirmed(page, row.get_by_role("button", name=f"Disable {user_email}"))
         assert page.get_by_role("status").inner_text() == f"Disabled: {user_email}"
         assert "disabled" in page.locator(".user-row", has_text=user_email).inner_text()
 
@@ -147,7 +148,7 @@ def test_admin_dashboard_and_disabling_a_user(
         # The last active admin cannot disable themself: a clear refusal, not a 500.
         page.goto(f"/console/admin/users?email={admin_email[:12]}")
         me = page.locator(".user-row", has_text=admin_email)
-        submit(page, me.get_by_role("button", name=f"Disable {admin_email}"))
+        submit_confirmed(page, me.get_by_role("button", name=f"Disable {admin_email}"))
         assert "administrator" in page.get_by_role("alert").inner_text()
     finally:
         other.close()

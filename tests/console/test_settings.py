@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.console.conftest import LiveServer, screenshot, sign_in, sign_up, submit, unique_email
+from tests.console.conftest import (
+    LiveServer,
+    screenshot,
+    sign_in,
+    sign_up,
+    submit,
+    submit_confirmed,
+    unique_email,
+)
 
 
 def test_theme_follows_the_preference(page: Any) -> None:
@@ -47,7 +55,7 @@ def test_revoke_another_session(page: Any, browser: Any, live_server: LiveServer
         assert rows.count() == 2
         screenshot(page, "sessions")
         laptop_row = rows.filter(has_text="Laptop Browser/1.0")
-        submit(page, laptop_row.get_by_role("button", name="Revoke"))
+        submit_confirmed(page, laptop_row.get_by_role("button", name="Revoke"))
         assert page.get_by_role("status").inner_text() == "Session revoked"
         assert page.locator(".session-row").count() == 1
         other.goto("/console/")
@@ -69,7 +77,7 @@ def test_api_key_shown_once_and_revoked(page: Any) -> None:
     page.goto("/console/settings/api-keys")
     assert page.locator("#new-key").count() == 0  # never shown again
     assert key not in page.content()
-    submit(page, page.get_by_role("button", name="Revoke ci <script>"))
+    submit_confirmed(page, page.get_by_role("button", name="Revoke ci <script>"))
     assert page.locator(".key-row").count() == 0
     response = page.request.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {key}"})
     assert response.status == 401
@@ -90,5 +98,5 @@ def test_provider_key_masked_and_deleted(page: Any) -> None:
     submit(page, page.get_by_role("button", name="Save key"))
     assert "lower-case" in page.get_by_role("alert").inner_text()
     screenshot(page, "provider-keys")
-    submit(page, page.get_by_role("button", name="Delete the openai key"))
+    submit_confirmed(page, page.get_by_role("button", name="Delete the openai key"))
     assert page.locator(".provider-row").count() == 0

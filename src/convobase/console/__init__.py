@@ -27,6 +27,7 @@ from convobase.console.web import (
     is_console_path,
     is_fragment,
     login_redirect,
+    optional_viewer,
     render,
     see_other,
 )
@@ -72,18 +73,26 @@ def _html_errors(previous: Handler) -> Handler:
     """On console paths every error is an HTML page (with the page headers); the API's own
     handler still runs for everything else, logging and shaping the message as it does."""
 
+    async def page_for(request: Request, status: int, message: str) -> Response:
+        # The signed-in viewer's layout and theme; not after a server error, which may be the
+        # database failing (looking the viewer up would only fail again, or wait on a lock).
+        viewer = await optional_viewer(request) if status < 500 else None
+        return render(
+            request, "error.html", viewer, status_code=status, status=status, message=message
+        )
+
     async def handle(request: Request, exc: Exception) -> Response:
         if not _is_console(request):
             return await _call(previous, request, exc)
         if isinstance(exc, RequestValidationError):
             status, message = _validation(exc)
-            return render(request, "error.html", status_code=status, status=status, message=message)
+            return await page_for(request, status, message)
         answer = await _call(previous, request, exc)
         status = answer.status_code
         message = "Not found" if status == 404 else _message(answer)
         if status >= 500 and not isinstance(exc, ConvobaseError):
             message = "Something went wrong on our side; please try again"
-        page = render(request, "error.html", status_code=status, status=status, message=message)
+        page = await page_for(request, status, message)
         for name in _KEPT_HEADERS:
             if name in answer.headers:
                 page.headers[name] = answer.headers[name]

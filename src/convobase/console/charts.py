@@ -2,38 +2,68 @@
 
 No chart library and no script: a chart is a list of rectangles with labels and a <title>
 per bar (the tooltip, and what a screen reader reads with the chart's own title).
+
+Horizontal positions and widths are percentages of the chart's width, vertical ones pixels,
+and the SVG has no viewBox: it fills its card's width without being scaled, so its labels
+keep their CSS size (12px) at any width instead of shrinking with the drawing. Labels near
+an edge are anchored to it, so none is cut off by the SVG's border.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-WIDTH = 420
-HEIGHT = 180
-_LEFT, _BOTTOM, _TOP = 8, 22, 16
+HEIGHT = 180  # px, the columns chart
+INSET = 1.0  # % of the width kept clear at each side
+MAX_TICKS = 6  # date labels under a columns chart (about 55px apart on a phone)
+MAX_ROWS = 10
+MAX_LABEL = 32  # characters of a row's label shown (the bar's title has it all)
+_TOP, _BOTTOM = 22, 28  # px above the plot (the peak) and below it (the date labels)
+_ROW_STEP, _ROW_BAR, _ROW_TOP = 34, 14, 22  # px: row pitch, bar thickness, first bar
+_EDGE = 8.0  # % from a side within which a date label is anchored to that side
 
 
 @dataclass(frozen=True, slots=True)
 class Bar:
-    x: float
-    y: float
-    width: float
-    height: float
+    x: float  # % of the width
+    y: float  # px
+    width: float  # % of the width
+    height: float  # px
     label: str
     value: str
+
+    @property
+    def short_label(self) -> str:
+        return self.label if len(self.label) <= MAX_LABEL else self.label[: MAX_LABEL - 1] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    x: float  # % of the width
+    label: str
+    anchor: str  # SVG text-anchor: start, middle or end
 
 
 @dataclass(frozen=True, slots=True)
 class Chart:
     title: str
-    width: int
     height: int
     bars: list[Bar]
-    ticks: list[tuple[float, str]] = field(default_factory=list)
+    ticks: list[Tick] = field(default_factory=list)
     peak: str = ""
     horizontal: bool = False
+
+    @property
+    def baseline(self) -> int:
+        """The x axis of a columns chart (px from the top)."""
+        return self.height - _BOTTOM
+
+    @property
+    def inset(self) -> float:
+        return INSET
 
     @property
     def empty(self) -> bool:
@@ -54,38 +84,56 @@ def days(start: date, end: date, values: dict[date, float]) -> list[tuple[date, 
     return [(start + timedelta(n), values.get(start + timedelta(n), 0.0)) for n in range(span)]
 
 
+def _tick(left: float, slot: float, label: str) -> Tick:
+    centre = left + slot / 2
+    if centre < _EDGE:
+        return Tick(left, label, "start")
+    if centre > 100 - _EDGE:
+        return Tick(left + slot, label, "end")
+    return Tick(centre, label, "middle")
+
+
 def columns(title: str, points: Sequence[tuple[date, float]], fmt: Callable[[float], str]) -> Chart:
-    """One column per day, with a date label about every sixth column."""
-    plot_w, plot_h = WIDTH - _LEFT * 2, HEIGHT - _BOTTOM - _TOP
+    """One column per day, with at most ``MAX_TICKS`` evenly spaced date labels."""
+    plot_h = HEIGHT - _BOTTOM - _TOP
     peak = max((v for _, v in points), default=0.0)
-    slot = plot_w / max(len(points), 1)
+    slot = (100 - 2 * INSET) / max(len(points), 1)
+    every = max(1, math.ceil(len(points) / MAX_TICKS))
     bars, ticks = [], []
-    every = max(1, len(points) // 6)
     for i, (day, value) in enumerate(points):
         h = plot_h * value / peak if peak else 0.0
-        x = _LEFT + i * slot
+        left = INSET + i * slot
         bars.append(
-            Bar(x + slot * 0.1, _TOP + plot_h - h, slot * 0.8, h, day.isoformat(), fmt(value))
+            Bar(left + slot * 0.1, _TOP + plot_h - h, slot * 0.8, h, day.isoformat(), fmt(value))
         )
         if i % every == 0:
-            ticks.append((x + slot / 2, day.strftime("%b %d")))
-    return Chart(title, WIDTH, HEIGHT, bars, ticks, fmt(peak))
+            ticks.append(_tick(left, slot, day.strftime("%b %d")))
+    return Chart(title, HEIGHT, bars, ticks, fmt(peak))
 
 
-def rows(title: str, items: Sequence[tuple[str, float]], fmt: Callable[[float], str]) -> Chart:
-    """Horizontal bars, largest first (at most 10), the label above each bar."""
-    items = sorted(items, key=lambda item: item[1], reverse=True)[:10]
-    peak = max((v for _, v in items), default=0.0)
-    step, bar_h, label_w = 30, 14, WIDTH - 40
+def rows(
+    title: str,
+    items: Sequence[tuple[str, float]],
+    fmt: Callable[[float], str],
+    *,
+    keep_order: bool = False,
+) -> Chart:
+    """Horizontal bars for the ``MAX_ROWS`` largest items, the label above each bar: largest
+    first, or in the given order with ``keep_order`` (a distribution reads fast to slow)."""
+    largest = sorted(range(len(items)), key=lambda n: items[n][1], reverse=True)[:MAX_ROWS]
+    chosen = [items[n] for n in (sorted(largest) if keep_order else largest)]
+    peak = max((v for _, v in chosen), default=0.0)
+    full = 100 - 2 * INSET
     bars = [
         Bar(
-            _LEFT,
-            12 + i * step,
-            (label_w - _LEFT) * value / peak if peak else 0.0,
-            bar_h,
+            INSET,
+            _ROW_TOP + i * _ROW_STEP,
+            full * value / peak if peak else 0.0,
+            _ROW_BAR,
             key,
             fmt(value),
         )
-        for i, (key, value) in enumerate(items)
+        for i, (key, value) in enumerate(chosen)
     ]
-    return Chart(title, WIDTH, max(40, 16 + step * len(items)), bars, [], fmt(peak), True)
+    height = _ROW_TOP + _ROW_STEP * max(len(chosen) - 1, 0) + _ROW_BAR + 8
+    return Chart(title, height, bars, [], fmt(peak), True)

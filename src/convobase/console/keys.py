@@ -1,9 +1,11 @@
-"""API keys (the full key shown once, in the answer to the form) and provider keys (stored
-sealed by the vault; only the last four characters are ever shown)."""
+"""API keys (the full key shown once, on the page the create form redirects to: see
+``reveal``) and provider keys (stored sealed by the vault; only the last four characters are
+ever shown)."""
 
 from __future__ import annotations
 
 import re
+import uuid
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -11,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from convobase.apikeys import service as api_keys
 from convobase.apikeys.schemas import ApiKeyIn
 from convobase.auth.dependencies import RuntimeDep
+from convobase.console import reveal
 from convobase.console.web import (
     FormError,
     FormViewer,
@@ -19,6 +22,7 @@ from convobase.console.web import (
     failing_back_to,
     form_id,
     render,
+    secure_cookies,
     see_other,
     text,
 )
@@ -36,39 +40,55 @@ def _member(viewer: Viewer) -> None:
         raise Forbidden("Guests cannot do this; sign up to unlock it", code="guest_not_allowed")
 
 
-async def _api_keys_page(
-    request: Request, viewer: Viewer, db: DbSession, created: str | None = None, status: int = 200
+def _session_id(viewer: Viewer) -> uuid.UUID:
+    session = viewer.principal.session
+    assert session is not None  # console viewers come from browser sessions only
+    return session.id
+
+
+@router.get("/api-keys")
+async def api_keys_page(
+    request: Request, viewer: PageViewer, db: DbSession, runtime: RuntimeDep
 ) -> HTMLResponse:
+    _member(viewer)
     rows = await api_keys.list_keys(db, viewer.user)
-    return render(
+    handed = reveal.take(request, runtime.secret, _session_id(viewer))
+    # Shown only while that key is still live (not revoked in another tab meanwhile).
+    created = handed[1] if handed and any(row.id == handed[0] for row in rows) else None
+    page = render(
         request,
         "api_keys.html",
         viewer,
-        status_code=status,
         keys=rows,
         created=created,
         nav="settings",
         tab="api-keys",
     )
-
-
-@router.get("/api-keys")
-async def api_keys_page(request: Request, viewer: PageViewer, db: DbSession) -> HTMLResponse:
-    _member(viewer)
-    return await _api_keys_page(request, viewer, db)
+    reveal.forget(request, page, secure=secure_cookies(request))
+    return page
 
 
 @router.post("/api-keys")
 async def create_api_key(
     request: Request, viewer: FormViewer, db: DbSession, runtime: RuntimeDep
-) -> HTMLResponse:
-    """The one POST answered with a page instead of a redirect: the new key must appear once
-    and be stored nowhere, not even in a cookie for the next page."""
+) -> Response:
+    """Post, then redirect (a reload cannot create a second key); the new key travels to
+    that one page sealed in a short-lived cookie, never in the URL."""
     _member(viewer)
-    with failing_back_to("/console/settings/api-keys"):
+    back = "/console/settings/api-keys"
+    with failing_back_to(back):
         data = ApiKeyIn(name=text(await request.form(), "name"))
-        _, key = await api_keys.create(db, runtime.settings, viewer.user, data)
-    return await _api_keys_page(request, viewer, db, created=key, status=201)
+        row, key = await api_keys.create(db, runtime.settings, viewer.user, data)
+    answer = see_other(request, back, f"API key {row.name} created")
+    reveal.hand_over(
+        answer,
+        runtime.secret,
+        _session_id(viewer),
+        row.id,
+        key,
+        secure=secure_cookies(request),
+    )
+    return answer
 
 
 @router.post("/api-keys/revoke")

@@ -1,7 +1,9 @@
 """Markdown for user-written messages, rendered safely.
 
 CommonMark with raw HTML off (``<script>`` shows as text), images off (no remote loads), and
-links only to http, https and mailto; every link opens without a referrer or an opener.
+links only to http, https and mailto; every link opens without a referrer or an opener. Code
+blocks come in the same frame as a message's code parts (templates/_parts.html): a
+``figure.code`` with the fence's language, when given, as its caption.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
@@ -30,11 +33,27 @@ def _link_open(
     return renderer.renderToken(tokens, idx, options, env)
 
 
+def _framed_code(
+    renderer: RendererHTML, tokens: list[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    token = tokens[idx]
+    html = (
+        renderer.fence(tokens, idx, options, env)
+        if token.type == "fence"
+        else renderer.code_block(tokens, idx, options, env)
+    )
+    language = token.info.strip().split(maxsplit=1)[0] if token.info.strip() else ""
+    caption = f"<figcaption>{escapeHtml(language)}</figcaption>" if language else ""
+    return f'<figure class="code">{caption}{html}</figure>\n'
+
+
 def _build() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False})
     md.disable("image")
     md.validateLink = _safe_link  # type: ignore[method-assign]
     md.add_render_rule("link_open", _link_open)
+    md.add_render_rule("fence", _framed_code)
+    md.add_render_rule("code_block", _framed_code)
     return md
 
 

@@ -46,19 +46,10 @@ def build_charts(summary: Summary, histogram: list[tuple[int, int]]) -> dict[str
             "Cost by model (USD)", [(b.key, b.cost_usd) for b in summary.by_model], charts.money
         ),
         # Rows in bucket order (not by size): a distribution reads from fast to slow.
-        "latency": _ordered_rows("Response times (requests per latency bucket)", latency),
+        "latency": charts.rows(
+            "Response times (requests per latency bucket)", latency, charts.count, keep_order=True
+        ),
     }
-
-
-def _ordered_rows(title: str, items: list[tuple[str, float]]) -> charts.Chart:
-    chart = charts.rows(title, items, charts.count)
-    by_label = {bar.label: bar for bar in chart.bars}
-    ordered = [by_label[label] for label, _ in items if label in by_label]
-    bars = [
-        charts.Bar(b.x, 12 + i * 30, b.width, b.height, b.label, b.value)
-        for i, b in enumerate(ordered)
-    ]
-    return charts.Chart(title, chart.width, chart.height, bars, [], chart.peak, True)
 
 
 async def dashboard(

@@ -170,6 +170,18 @@ async def _viewer(request: Request, db: DbSession, runtime: RuntimeDep) -> Viewe
     )
 
 
+async def optional_viewer(request: Request) -> Viewer | None:
+    """The signed-in viewer of a page drawn outside a route (the error page), else None, so
+    it keeps the navigation and the viewer's theme. Never raises: an error page must render
+    whatever went wrong (anonymous, expired or disabled, or the database itself)."""
+    runtime: Runtime = request.app.state.runtime
+    try:
+        async with runtime.database.session(write=False) as db:
+            return await _viewer(request, db, runtime)
+    except Exception:  # any failure only means a page without navigation
+        return None
+
+
 def check_csrf(runtime: Runtime, principal: Principal, candidate: str | None) -> None:
     session = principal.session
     if (
