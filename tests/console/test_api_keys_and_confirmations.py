@@ -10,13 +10,17 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from convobase.console import reveal
 from tests.console.conftest import api, screenshot, sign_up, submit_confirmed, unique_email
 
 TEMPLATES = Path(reveal.__file__).parent / "templates"
 
 
-def test_new_api_key_is_shown_once_after_a_redirect(page: Any) -> None:
+def test_new_api_key_is_shown_once_after_a_redirect(
+    page: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
     sign_up(page, unique_email("reveal"))
     page.goto("/console/settings/api-keys")
     page.get_by_label("Name").fill("deploy")
@@ -42,6 +46,8 @@ def test_new_api_key_is_shown_once_after_a_redirect(page: Any) -> None:
     assert page.locator("#new-key").count() == 0
     assert key not in page.content()
     assert len(api(page, "GET", "/api/v1/api-keys")["data"]) == 1
+    out, err = capfd.readouterr()  # the server's logs (same process) never hold it
+    assert key not in out and key not in err
 
 
 def test_the_reveal_cookie_opens_only_in_its_session_and_only_briefly() -> None:

@@ -4,6 +4,7 @@ block captions, the error page, and chart labels. Each check also saves a screen
 from __future__ import annotations
 
 import uuid
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -43,7 +44,7 @@ _SIDEBAR_BOX = """() => {
 
 
 def test_sidebar_fills_the_viewport_height_while_scrolling(page: Any) -> None:
-    sign_up(page, unique_email("sticky"))
+    sign_up(page, unique_email("sticky-with-a-rather-long-address"), name="Alexandra Long-Name")
     conversation_id = _long_conversation(page)
     page.goto(f"/console/c/{conversation_id}")
     before = page.evaluate(_SIDEBAR_BOX)
@@ -60,6 +61,15 @@ def test_sidebar_fills_the_viewport_height_while_scrolling(page: Any) -> None:
     screenshot(page, "sidebar-scrolled", full_page=False)
     page.emulate_media(color_scheme="dark")
     screenshot(page, "sidebar-scrolled-dark", full_page=False)
+
+    # Just above the phone layout, a long name still leaves the header one line high.
+    page.set_viewport_size({"width": 760, "height": 700})
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+    narrow = page.evaluate(_SIDEBAR_BOX)
+    assert narrow["headerTop"] == 0 and abs(narrow["top"] - narrow["headerBottom"]) <= 1, narrow
+    assert abs(narrow["bottom"] - narrow["viewport"]) <= 1, narrow
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
+    screenshot(page, "sidebar-scrolled-760", full_page=False)
 
 
 _CROWDED_BUTTONS = """() => {
@@ -212,7 +222,7 @@ _CHART_TEXT = """() => [...document.querySelectorAll('svg.chart')].flatMap(svg =
   return [...svg.querySelectorAll('text')].map(t => {
     const r = t.getBoundingClientRect();
     return {
-      chart: svg.id, text: t.textContent,
+      chart: svg.id, text: t.textContent, left: r.left, right: r.right,
       px: parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a,
       inside: r.left >= frame.left - 0.5 && r.right <= frame.right + 0.5
         && r.top >= frame.top - 0.5 && r.bottom <= frame.bottom + 0.5,
@@ -247,6 +257,13 @@ def test_chart_labels_are_readable_and_unclipped(page: Any, width: int) -> None:
         small = [t for t in labels if t["px"] < 11]
         clipped = [t for t in labels if not t["inside"]]
         assert small == [] and clipped == [], (days, small, clipped)
+        for chart in ("chart-requests", "chart-cost"):
+            row = sorted(
+                (t for t in labels if t["chart"] == chart and "peak" not in t["text"]),
+                key=lambda t: t["left"],
+            )
+            gaps = [b["left"] - a["right"] for a, b in pairwise(row)]
+            assert min(gaps) >= 4, (days, chart, row)  # date labels never overlap
     page.goto("/console/usage?days=30")
     screenshot(page, f"usage-charts-{width}")
     page.emulate_media(color_scheme="dark")

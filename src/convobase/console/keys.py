@@ -79,7 +79,7 @@ async def create_api_key(
     with failing_back_to(back):
         data = ApiKeyIn(name=text(await request.form(), "name"))
         row, key = await api_keys.create(db, runtime.settings, viewer.user, data)
-    answer = see_other(request, back, f"API key {row.name} created")
+    answer = see_other(request, back, f"API key “{row.name}” created")
     reveal.hand_over(
         answer,
         runtime.secret,
