@@ -26,7 +26,7 @@ from convobase.db.migrate import upgrade
 from convobase.models import Base
 from tests.fixtures import servers
 
-pytest_plugins = ["tests.fixtures.s3", "tests.fixtures.upstream"]
+pytest_plugins = ["tests.fixtures.private_postgres", "tests.fixtures.s3", "tests.fixtures.upstream"]
 
 TEST_SECRET = "test-secret-" + "x" * 40
 FAST_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 64, "argon2_parallelism": 1}

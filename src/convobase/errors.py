@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from convobase.db.outage import DATABASE_ERROR_TYPES, is_database_unavailable
+
 log = structlog.get_logger("convobase.errors")
 
 
@@ -108,6 +110,19 @@ class ServiceUnavailable(ConvobaseError):
     message = "Service unavailable"
 
 
+RETRY_AFTER_SECONDS = 1
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database is restarting, unreachable, cut off or locked: retry shortly."""
+
+    code = "database_unavailable"
+    message = "The database is busy or unreachable; retry shortly"
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
@@ -189,11 +204,10 @@ def install_error_handlers(app: FastAPI) -> None:
             message = str(exc.detail)
         return error_response(exc.status_code, code, message, None, dict(exc.headers or {}))
 
-    @app.exception_handler(DBAPIError)
-    async def _database_refused(request: Request, exc: DBAPIError) -> JSONResponse:
+    async def _database_error(request: Request, exc: Exception) -> JSONResponse:
         # PostgreSQL refuses U+0000 in text and JSON (SQLite stores it): the client's data,
         # whichever field carried it, is a 422; the transaction is rolled back, nothing stored.
-        if _sqlstate(exc) in _UNSTORABLE_CHARACTERS:
+        if isinstance(exc, DBAPIError) and _sqlstate(exc) in _UNSTORABLE_CHARACTERS:
             return error_response(
                 422,
                 "invalid_characters",
@@ -201,17 +215,46 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         return await _unexpected(request, exc)
 
+    # Every type that may carry a database outage; outage() decides which instances are one.
+    for exc_type in DATABASE_ERROR_TYPES:
+        app.add_exception_handler(exc_type, _database_error)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_database_unavailable(exc):
+            return database_unavailable_response(exc)
         log.exception("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
         return error_response(500, "internal_error", "Internal server error")
 
 
+def log_database_unavailable(exc: BaseException) -> None:
+    """One warning line naming the driver error (no traceback: an outage is not a bug)."""
+    log.warning(
+        "database_unavailable",
+        error_type=type(exc).__name__,
+        cause=" <- ".join(type(link).__name__ for link in _causes(exc)[1:]) or None,
+    )
+
+
+def database_unavailable_response(exc: BaseException) -> JSONResponse:
+    log_database_unavailable(exc)
+    unavailable = DatabaseUnavailable()
+    return error_response(
+        unavailable.status_code, unavailable.code, unavailable.message, None, unavailable.headers
+    )
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    links = [exc]
+    while (cause := links[-1].__cause__) is not None and len(links) < 5:
+        links.append(cause)
+    return links
+
+
 def install_unavailable_handlers(app: FastAPI) -> None:
-    """A database, Redis or file store that is down, locked or slow is a 503, not a bug."""
+    """A Redis or file store that is down or slow is a 503, not a bug."""
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
-    from sqlalchemy.exc import InterfaceError, OperationalError
 
     from convobase.backends.storage import StorageUnavailable
 
@@ -227,11 +270,8 @@ def install_unavailable_handlers(app: FastAPI) -> None:
 
         return respond
 
+    # The database's outages are told apart from its other errors in install_error_handlers.
     causes: dict[str, tuple[str, tuple[type[Exception], ...]]] = {
-        "database": (
-            "database_unavailable",
-            (OperationalError, InterfaceError, ConnectionRefusedError, TimeoutError),
-        ),
         "session and rate-limit store": (
             "store_unavailable",
             (RedisConnectionError, RedisTimeoutError),

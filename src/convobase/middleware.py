@@ -14,7 +14,9 @@ import uuid
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from convobase.errors import error_body
+from convobase.db.outage import is_database_unavailable
+from convobase.errors import DatabaseUnavailable, error_body, log_database_unavailable
+from convobase.gateway.errors import OPENAI_PATH_PREFIX, openai_error_body
 
 log = structlog.get_logger("convobase.access")
 
@@ -98,6 +100,14 @@ class RequestContextMiddleware:
                     send, 413, "payload_too_large", f"Request body exceeds {limit} bytes", header
                 )
         except Exception as exc:
+            if is_database_unavailable(exc):
+                # Raised outside the error handlers: in a streamed body (the status is sent
+                # already; the client sees the stream cut) or in a middleware.
+                log_database_unavailable(exc)
+                if not response_started:
+                    status = 503
+                    await self._send_database_unavailable(send, scope["path"], header)
+                return
             log.exception("unhandled_error", path=scope["path"], error_type=type(exc).__name__)
             if not response_started:
                 status = 500
@@ -120,19 +130,37 @@ class RequestContextMiddleware:
     async def _send_error(
         send: Send, status: int, code: str, message: str, header: tuple[bytes, bytes]
     ) -> None:
-        body = _json_bytes(status, code, message)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    header,
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await _send_json(send, status, _json_bytes(status, code, message), [header])
+
+    @staticmethod
+    async def _send_database_unavailable(
+        send: Send, path: str, header: tuple[bytes, bytes]
+    ) -> None:
+        unavailable = DatabaseUnavailable()
+        status, code, message = unavailable.status_code, unavailable.code, unavailable.message
+        if path.startswith(OPENAI_PATH_PREFIX):
+            body = json.dumps(openai_error_body(status, message, code)).encode()
+        else:
+            body = _json_bytes(status, code, message)
+        retry_after = (b"retry-after", unavailable.headers["Retry-After"].encode())
+        await _send_json(send, status, body, [header, retry_after])
+
+
+async def _send_json(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, make_url, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from convobase.config import Settings
+from convobase.db.outage import Outage, outage
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -46,6 +47,7 @@ class Database:
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        event.listen(self.engine.sync_engine, "handle_error", _drop_broken_connections)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
             write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
@@ -91,3 +93,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         if mode:
             conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _drop_broken_connections(context: ExceptionContext) -> None:
+    """A connection an outage broke is invalidated, with the pool's other connections (a restart
+    ends them all), so the next request reconnects instead of meeting it again. SQLAlchemy
+    recognises some lost connections itself; this adds the rest that ``outage`` knows (asyncpg's
+    broken protocol state, 57P01 after pg_terminate_backend, SQLite's I/O errors...)."""
+    if outage(context.original_exception) is Outage.DISCONNECTED:
+        context.is_disconnect = True

@@ -56,8 +56,13 @@ async def _transaction(request: Request, write: bool) -> AsyncIterator[AsyncSess
         yield session
         await session.commit()
     except BaseException:
-        await session.rollback()
         session.info.pop(_CALLBACKS_KEY, None)
+        try:
+            await session.rollback()
+        except Exception as rollback_error:
+            # On a lost connection the rollback fails too; the original error says why (and
+            # decides the answer, e.g. a 503 for a database outage), so it is the one raised.
+            log.warning("rollback_failed", error_type=type(rollback_error).__name__)
         raise
     finally:
         await session.close()

@@ -16,7 +16,11 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
-from convobase.errors import ConvobaseError
+from convobase.db.outage import DATABASE_ERROR_TYPES, is_database_unavailable
+from convobase.errors import ConvobaseError, DatabaseUnavailable, log_database_unavailable
+
+# The gateway's routes, which answer in OpenAI's shape.
+OPENAI_PATH_PREFIX = "/v1/"
 
 # OpenAI's error types by HTTP status.
 _TYPES = {
@@ -43,6 +47,19 @@ class GatewayError(ConvobaseError):
         super().__init__(message, code=code, **kwargs)
 
 
+def openai_error_body(
+    status: int, message: str, code: str | None, param: str | None = None
+) -> dict[str, Any]:
+    return {
+        "error": {
+            "message": message,
+            "type": _TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error"),
+            "param": param,
+            "code": code,
+        }
+    }
+
+
 def openai_error(
     status: int,
     message: str,
@@ -51,14 +68,7 @@ def openai_error(
     param: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body = {
-        "error": {
-            "message": message,
-            "type": _TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error"),
-            "param": param,
-            "code": code,
-        }
-    }
+    body = openai_error_body(status, message, code, param)
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -82,7 +92,16 @@ class OpenAIRoute(APIRoute):
             except RequestValidationError as exc:
                 return _validation(exc)
             except ConvobaseError as exc:
-                status = 400 if exc.status_code == 422 else exc.status_code
-                return openai_error(status, exc.message, exc.code, headers=exc.headers or None)
+                return _translated(exc)
+            except DATABASE_ERROR_TYPES as exc:
+                if not is_database_unavailable(exc):
+                    raise
+                log_database_unavailable(exc)
+                return _translated(DatabaseUnavailable())
 
         return translated
+
+
+def _translated(exc: ConvobaseError) -> JSONResponse:
+    status = 400 if exc.status_code == 422 else exc.status_code
+    return openai_error(status, exc.message, exc.code, headers=exc.headers or None)
