@@ -5,6 +5,7 @@ tests/e2e/test_database_restart.py."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -113,8 +114,19 @@ async def _sqlite_error(url: str, sql: str) -> BaseException:
         await database.dispose()
 
 
+async def _cannot_open(tmp_path: Path) -> BaseException:
+    """A real SQLITE_CANTOPEN: the database path is a directory."""
+    error = await _sqlite_error(f"sqlite+aiosqlite:///{tmp_path}", "SELECT 1")
+    # aiosqlite stops a connection that failed to open without waiting for its thread: let the
+    # thread finish while this test's event loop is still open.
+    for thread in threading.enumerate():
+        if "_connection_worker_thread" in thread.name:
+            thread.join(timeout=5)
+    return error
+
+
 async def test_sqlite_file_that_cannot_be_opened_is_an_outage(tmp_path: Path) -> None:
-    error = await _sqlite_error(f"sqlite+aiosqlite:///{tmp_path}", "SELECT 1")  # a directory
+    error = await _cannot_open(tmp_path)
     assert outage(error) is Outage.DISCONNECTED, repr(error)
 
 
@@ -162,3 +174,30 @@ async def test_gateway_answers_an_outage_in_openai_shape(tmp_path: Path) -> None
             "code": "database_unavailable",
         }
     }
+
+
+@pytest.mark.parametrize("path", ["/api/v1/export", "/v1/chat/completions"])
+async def test_an_outage_outside_the_error_handlers_is_503_in_the_paths_shape(
+    tmp_path: Path, path: str
+) -> None:
+    """Raised where no exception handler runs (a middleware, a streamed body before its first
+    byte): the outermost middleware still answers 503, in OpenAI's shape on /v1."""
+    from starlette.types import Receive, Scope, Send
+
+    from convobase.middleware import RequestContextMiddleware
+
+    cannot_open = await _cannot_open(tmp_path)
+
+    async def failing_app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise cannot_open
+
+    app = RequestContextMiddleware(failing_app, max_body_bytes=1000, access_log=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.get(path)
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    error = response.json()["error"]
+    assert error["code"] == "database_unavailable"
+    shape = {"message", "type", "param"} if path.startswith("/v1/") else {"message", "details"}
+    assert set(error) == {"code", *shape}
