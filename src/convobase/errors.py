@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from convobase.db.outage import DATABASE_ERROR_TYPES, is_database_unavailable
+from convobase.db.outage import DATABASE_ERROR_TYPES, error_chain, is_database_unavailable
 
 log = structlog.get_logger("convobase.errors")
 
@@ -232,7 +232,7 @@ def log_database_unavailable(exc: BaseException) -> None:
     log.warning(
         "database_unavailable",
         error_type=type(exc).__name__,
-        cause=" <- ".join(type(link).__name__ for link in _causes(exc)[1:]) or None,
+        cause=" <- ".join(type(link).__name__ for link in error_chain(exc)[1:]) or None,
     )
 
 
@@ -242,13 +242,6 @@ def database_unavailable_response(exc: BaseException) -> JSONResponse:
     return error_response(
         unavailable.status_code, unavailable.code, unavailable.message, None, unavailable.headers
     )
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    links = [exc]
-    while (cause := links[-1].__cause__) is not None and len(links) < 5:
-        links.append(cause)
-    return links
 
 
 def install_unavailable_handlers(app: FastAPI) -> None:

@@ -65,7 +65,7 @@ DATABASE_ERROR_TYPES: tuple[type[Exception], ...] = (
 def outage(error: BaseException) -> Outage | None:
     """What ``error`` (or the driver error it wraps) says about the database, or None when it
     is not an outage (a bug, a constraint, bad input...)."""
-    for depth, link in enumerate(_chain(error)):
+    for depth, link in enumerate(error_chain(error)):
         kind = _classify(link, wrapped=depth > 0)
         if kind is not None:
             return kind
@@ -76,7 +76,7 @@ def is_database_unavailable(error: BaseException) -> bool:
     return outage(error) is not None
 
 
-def _chain(error: BaseException) -> list[BaseException]:
+def error_chain(error: BaseException) -> list[BaseException]:
     """The error, the driver error SQLAlchemy wrapped (``orig``), and their explicit causes
     (``raise ... from``); never ``__context__``, which may be an unrelated earlier error."""
     links: list[BaseException] = []
