@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from convobase.messages.schemas import MAX_TOOL_PAYLOAD_BYTES, json_size
-from convobase.timestamps import UTCDatetime
+from convobase.timestamps import TimeFilter
 
 ToolStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
 TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
@@ -98,4 +98,4 @@ class AgentLogPage(BaseModel):
 class LogFilter(BaseModel):
     level: LogLevel | None = None
     type: str | None = Field(None, max_length=64)
-    since: UTCDatetime | None = None
+    since: TimeFilter | None = None
