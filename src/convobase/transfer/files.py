@@ -90,14 +90,14 @@ class _Copied:
     head: bytes  # the first bytes, to type the file as an upload is typed
 
 
-def _copy_out(opened: ImportFile, name: str, tmp_dir: Path) -> _Copied:
+def _copy_out(opened: ImportFile, name: str, tmp_dir: Path, max_bytes: int) -> _Copied:
     """The entry's bytes in a temporary file. Blocking; in a thread."""
     assert opened.archive is not None
     tmp_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="import-", suffix=".part")
     digest, size, head = hashlib.sha256(), 0, bytearray()
     try:
-        with os.fdopen(fd, "wb") as out, opened.archive.open(name) as stream:
+        with os.fdopen(fd, "wb") as out, opened.archive.open(name, max_bytes) as stream:
             while chunk := stream.read(1024 * 1024):
                 digest.update(chunk)
                 out.write(chunk)
@@ -143,11 +143,13 @@ async def import_files(
     known = await writer.already_imported(db, user.id, "convobase", wanted)
     conversations = {**known, **plan.conversation_ids}
     tmp_dir = settings.data_dir.resolve() / "tmp"
+    # A file this server would take as an upload is taken from an export too.
+    max_bytes = max(settings.import_max_item_bytes, settings.upload_max_bytes)
     for f in plan.files:
         if not opened.has(f.path):
             report.skip("file", "missing_bytes", "The file's bytes are not in the zip", id=f.id)
             continue
-        copied = await anyio.to_thread.run_sync(_copy_out, opened, f.path, tmp_dir)
+        copied = await anyio.to_thread.run_sync(_copy_out, opened, f.path, tmp_dir, max_bytes)
         sha256, size = copied.sha256, copied.size
         try:
             if sha256 != f.sha256 or size != f.size:
