@@ -265,7 +265,10 @@ class Settings(BaseSettings):
         description="Total decompressed size of an import zip (declared and actual).",
     )
     import_zip_max_ratio: int = Field(
-        200, ge=1, description="Largest decompressed/compressed ratio of a zip entry (bombs)."
+        200,
+        ge=1,
+        description="Largest decompressed/compressed ratio of a zip entry (bombs), for zips "
+        "other than a Convobase export (judged by its bytes against the size limits alone).",
     )
     import_zip_max_entries: int = Field(
         200_000, ge=1, description="Most entries an import zip may hold."

@@ -174,7 +174,7 @@ async def test_filenames_are_sanitised_for_display(client: httpx.AsyncClient) ->
     names = {
         "../../etc/passwd": "passwd",
         "..\\..\\windows\\win.ini": "win.ini",
-        "bad\x00na\x1bme\n.txt": "badname.txt",
+        "bad\x01na\x1bme\n.txt": "badname.txt",
         "..": "file",
         "a" * 300 + ".txt": "a" * 251 + ".txt",
     }

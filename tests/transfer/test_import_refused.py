@@ -5,6 +5,7 @@ Each answers a clear 4xx in the one error shape and leaves the account exactly a
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -133,3 +134,84 @@ async def test_one_broken_conversation_is_skipped_not_fatal(client: httpx.AsyncC
     response = await upload(client, user, json.dumps([broken, chatgpt_data.photo()]).encode())
     assert response.json()["conversations"] == {"imported": 1, "skipped": 1}
     assert set(await conversations(client, user)) == {"Bird photo", "Trip to Lisbon"}
+
+
+MANIFEST = json.dumps({"format": "convobase-export", "version": 1}).encode()
+
+
+async def test_a_convobase_export_is_held_to_the_byte_limits_not_the_ratio(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    """Our own format may compress beyond any ratio; its bytes still meet every limit."""
+    user = await signup(client)
+    settings = app.state.runtime.settings
+    # 2 MB of spaces in one conversation: ratio ~1000, within the item limit it is imported...
+    conversation = (
+        b'{"format": "convobase-conversation", "version": 1, "id": "c1", "title": "Spacious",'
+        b' "created_at": "2024-05-01T10:00:00Z", "messages": [{"id": "m1", "role": "user",'
+        b' "parts": [{"type": "text", "text": "hi"}], "content": "hi",'
+        b' "created_at": "2024-05-01T10:00:00Z"}]' + b" " * 2_000_000 + b"}"
+    )
+    archive = zipped({"manifest.json": MANIFEST, "conversations/a.json": conversation})
+    response = await upload(client, user, archive, "export.zip", "application/zip")
+    assert response.status_code == 200, response.text
+    assert response.json()["conversations"] == {"imported": 1, "skipped": 0}
+    other = await signup(client)
+    # ...beyond the item limit it is a bomb, found while decompressing.
+    settings.import_max_item_bytes = 1_000_000
+    error = assert_error(
+        await upload(client, other, archive, "export.zip", "application/zip"), 422, "zip_bomb"
+    )
+    assert error["details"]["entry"] == "conversations/a.json"
+    # And the declared total is checked before anything is read.
+    settings.import_zip_max_bytes = 1_000_000
+    assert_error(
+        await upload(client, other, archive, "export.zip", "application/zip"), 413, "zip_too_large"
+    )
+    assert await conversations(client, other) == {}
+
+
+async def test_imported_files_are_typed_from_their_bytes_like_uploads(
+    client: httpx.AsyncClient,
+) -> None:
+    """files.jsonl's types are claims, as a client's are: never stored or served verbatim."""
+    user = await signup(client)
+    html = b"<!doctype html><script>alert(document.cookie)</script>\n"
+    entries = {
+        # (filename, bytes, content_type in files.jsonl)
+        "f1": ("notes.txt", b"plain notes\n", "text/plain\r\nX-Injected: 1"),
+        "f2": ("page.txt", html, "text/plain"),
+        "f3": ("tool.exe", b"MZ" + b"\x00" * 200, "application/x-msdownload"),
+    }
+    lines, files = [], {}
+    for file_id, (name, data, content_type) in entries.items():
+        path = f"files/{file_id}/{name}"
+        files[path] = data
+        lines.append(
+            json.dumps(
+                {
+                    "id": file_id,
+                    "filename": name,
+                    "content_type": content_type,
+                    "claimed_type": content_type,
+                    "size": len(data),
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "created_at": "2024-05-01T10:00:00Z",
+                    "path": path,
+                }
+            )
+        )
+    archive = zipped({"manifest.json": MANIFEST, "files.jsonl": "\n".join(lines).encode(), **files})
+    response = await upload(client, user, archive, "export.zip", "application/zip")
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["files"] == {"imported": 2, "skipped": 1}
+    assert [s["reason"] for s in report["skipped"]] == ["type_not_allowed"]
+    listed = (await client.get("/api/v1/files", headers=user.headers)).json()["data"]
+    types = {f["filename"]: (f["content_type"], f["claimed_type"]) for f in listed}
+    assert types == {"notes.txt": ("text/plain", None), "page.txt": ("text/html", "text/plain")}
+    for f in listed:
+        content = await client.get(f"/api/v1/files/{f['id']}/content", headers=user.headers)
+        assert "x-injected" not in content.headers
+        if f["filename"] == "page.txt":
+            assert content.headers["content-disposition"].startswith("attachment")

@@ -132,4 +132,10 @@ async def test_bad_reservations(client: httpx.AsyncClient) -> None:
     user = await signup(client)
     for body in ({"tokens": -1}, {"cost_usd": "-0.5"}, {"tokens": "many"}, {"extra": 1}):
         assert_error(await client.post(RESERVE, headers=user.headers, json=body), 422)
+    # JSON's own types: a numeric string or a boolean is not a token count.
+    for tokens in ("12", "1e3", True, 1.5):
+        error = assert_error(
+            await client.post(RESERVE, headers=user.headers, json={"tokens": tokens}), 422
+        )
+        assert error["details"]["errors"][0]["loc"] == ["body", "tokens"], error
     assert_error(await client.delete(f"{RESERVE}/not-an-id", headers=user.headers), 422)

@@ -4,10 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from convobase.messages.schemas import MAX_TOOL_PAYLOAD_BYTES, json_size
-from convobase.timestamps import UTCDatetime
+from convobase.timestamps import TimeFilter
 
 ToolStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
 TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
@@ -37,8 +37,8 @@ class ToolRunUpdate(BaseModel):
     status: ToolStatus | None = None
     output: Any = None
     error: str | None = Field(None, max_length=20_000)
-    duration_ms: int | None = Field(None, ge=0, le=7 * 86_400_000)
-    tokens: int | None = Field(None, ge=0)
+    duration_ms: StrictInt | None = Field(None, ge=0, le=7 * 86_400_000)
+    tokens: StrictInt | None = Field(None, ge=0)
 
     _output = field_validator("output")(_bounded)
 
@@ -98,4 +98,4 @@ class AgentLogPage(BaseModel):
 class LogFilter(BaseModel):
     level: LogLevel | None = None
     type: str | None = Field(None, max_length=64)
-    since: UTCDatetime | None = None
+    since: TimeFilter | None = None

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, HttpUrl
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, HttpUrl, StrictBool
 
 # Hard caps that bound the work a request can cause; settings narrow them further.
 PASSWORD_CAP = 4096
@@ -87,7 +87,7 @@ class SessionListOut(BaseModel):
 
 
 class RefreshIn(Strict):
-    rotate: bool = Field(False, description="Issue a new token and retire the old one.")
+    rotate: StrictBool = Field(False, description="Issue a new token and retire the old one.")
 
 
 class RefreshOut(BaseModel):

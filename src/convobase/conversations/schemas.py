@@ -5,7 +5,16 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+)
 
 MAX_TAGS = 50
 MAX_SETTINGS_BYTES = 16_384
@@ -25,9 +34,9 @@ class ConversationSettings(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    temperature: float | None = Field(None, ge=0, le=2)
-    max_tokens: int | None = Field(None, ge=1, le=10_000_000)
-    top_p: float | None = Field(None, ge=0, le=1)
+    temperature: StrictFloat | None = Field(None, ge=0, le=2)
+    max_tokens: StrictInt | None = Field(None, ge=1, le=10_000_000)
+    top_p: StrictFloat | None = Field(None, ge=0, le=1)
 
 
 def _tags(value: list[str]) -> list[str]:
@@ -53,8 +62,8 @@ class ConversationFields(BaseModel):
     system_prompt: str | None = Field(None, max_length=MAX_SYSTEM_PROMPT)
     settings: ConversationSettings | None = None
     tags: Tags | None = None
-    pinned: bool | None = None
-    archived: bool | None = None
+    pinned: StrictBool | None = None
+    archived: StrictBool | None = None
 
     @field_validator("settings")
     @classmethod

@@ -10,13 +10,16 @@ from starlette.responses import StreamingResponse
 
 from convobase.backends.storage import BlobNotFound, BlobReader, BlobStorage
 from convobase.errors import ConvobaseError
-from convobase.files import repository
+from convobase.files import repository, sniff
 from convobase.models import File
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-# Shown in the browser; everything else downloads. No type here can run script.
+# Shown in the browser; everything else downloads. Active content (HTML, SVG, XML: see
+# `sniff.is_active`) never is, whatever its prefix.
 _INLINE_PREFIXES = ("image/", "audio/", "video/")
 _INLINE_TYPES = frozenset({"application/pdf", "text/plain"})
+# For a stored type unfit for a header (rows written before claims were checked).
+_FALLBACK_TYPE = "application/octet-stream"
 
 
 class RangeNotSatisfiable(ConvobaseError):
@@ -61,8 +64,18 @@ def _unsatisfiable(size: int) -> RangeNotSatisfiable:
     return RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"}, details={"size": size})
 
 
+def media_type(file: File) -> str:
+    """The type to serve: the stored one when it is a plain ``type/subtype``."""
+    return file.content_type if sniff.is_valid_type(file.content_type) else _FALLBACK_TYPE
+
+
+def is_inline(content_type: str) -> bool:
+    safe = content_type.startswith(_INLINE_PREFIXES) or content_type in _INLINE_TYPES
+    return safe and not sniff.is_active(content_type)
+
+
 def content_disposition(file: File) -> str:
-    inline = file.content_type.startswith(_INLINE_PREFIXES) or file.content_type in _INLINE_TYPES
+    inline = is_inline(media_type(file))
     ascii_name = file.filename.encode("ascii", "ignore").decode().replace('"', "").replace("\\", "")
     return (
         f'{"inline" if inline else "attachment"}; filename="{ascii_name or "file"}"; '
@@ -77,9 +90,9 @@ async def respond(storage: BlobStorage, file: File, range_header: str | None) ->
         chunks = await storage.open(repository.blob_key(file.blob_sha256), start, end)
     except BlobNotFound as exc:
         raise ContentMissing() from exc
-    media_type = file.content_type
-    if media_type.startswith("text/") or media_type == "application/json":
-        media_type += "; charset=utf-8"
+    served_type = media_type(file)
+    if served_type.startswith("text/") or served_type == "application/json":
+        served_type += "; charset=utf-8"
     headers = {
         "Content-Length": str(end - start),
         "Accept-Ranges": "bytes",
@@ -94,7 +107,7 @@ async def respond(storage: BlobStorage, file: File, range_header: str | None) ->
     return StreamingResponse(
         _stream(chunks),
         status_code=206 if byte_range else 200,
-        media_type=media_type,
+        media_type=served_type,
         headers=headers,
     )
 

@@ -193,10 +193,10 @@ async def _receive_json(request: Request, policy: Policy) -> Upload:
             f"The file is larger than the {policy.json_max_bytes} bytes allowed as JSON",
             details={"max_bytes": policy.json_max_bytes},
         )
+    filename = sniff.upload_filename(data.filename)
+    claimed = sniff.parse_claim(data.content_type)
     upload = Upload(
-        spool=Spool(policy.tmp_dir, policy.max_bytes),
-        filename=sniff.safe_filename(data.filename),
-        claimed_type=data.content_type,
+        spool=Spool(policy.tmp_dir, policy.max_bytes), filename=filename, claimed_type=claimed
     )
     for name in ("conversation_id", "message_id"):
         value = getattr(data, name)
@@ -345,9 +345,9 @@ def _start_part(part: _PartState, upload: Upload | None, policy: Policy) -> Uplo
     if upload is not None:
         raise BadRequest("One file per request", code="invalid_multipart")
     part.is_file = True
-    claimed = part.headers.get("content-type", b"").decode("latin-1") or None
+    claimed = sniff.parse_claim(part.headers.get("content-type", b"").decode("latin-1") or None)
+    name = sniff.upload_filename(filename.decode("utf-8", errors="replace"))
+    # The spool last: nothing above may leave a temporary file behind.
     return Upload(
-        spool=Spool(policy.tmp_dir, policy.max_bytes),
-        filename=sniff.safe_filename(filename.decode("utf-8", errors="replace")),
-        claimed_type=claimed,
+        spool=Spool(policy.tmp_dir, policy.max_bytes), filename=name, claimed_type=claimed
     )

@@ -2,18 +2,24 @@
 
 The client's claimed type is only a hint: binary formats are recognised by their magic numbers
 (the ``filetype`` library), text by being valid UTF-8 without NUL bytes, with its flavour
-(Markdown, CSV, JSON, code) taken from the extension. A claim that the bytes contradict is refused.
+(Markdown, CSV, JSON, code) taken from the extension and markup (HTML, SVG, XML) from its first
+tag. A claim that the bytes contradict is refused. The type stored is always one of ours (the
+tables below or ``filetype``'s), checked against the allow-list: never the client's string.
+
+Active content (types a browser can run script from: HTML, SVG, XML...) is stored under its
+real type and only ever served as a download (`is_active`, ``files/download.py``).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import posixpath
+import re
 import unicodedata
 
 import filetype
 
-from convobase.errors import ConvobaseError
+from convobase.errors import ConvobaseError, ValidationFailed
 
 SNIFF_BYTES = 64 * 1024
 MAX_FILENAME_BYTES = 255
@@ -51,10 +57,45 @@ _TEXT_TYPES = {
     ".yml": "text/yaml",
     ".toml": "text/x-toml",
     ".xml": "text/xml",
+    ".xsl": "text/xml",
+    ".xslt": "text/xml",
     ".html": "text/html",
     ".htm": "text/html",
+    ".xhtml": "application/xhtml+xml",
+    ".svg": "image/svg+xml",
     ".css": "text/css",
 }
+# Text types a claim may name when the extension says no more than text/plain; the stored value
+# is the constant here, never the claim's own string.
+_KNOWN_TEXT_TYPES = {
+    value: value
+    for value in (
+        *_TEXT_TYPES.values(),
+        "text/plain",
+        "application/xml",
+        "application/javascript",
+        "application/x-yaml",
+    )
+}
+# Types a browser can run script from (or render as a page that does).
+_ACTIVE_TYPES = frozenset(
+    {
+        "text/html",
+        "application/xhtml+xml",
+        "image/svg+xml",
+        "text/xml",
+        "application/xml",
+        "text/xsl",
+        "text/javascript",
+        "application/javascript",
+        "application/ecmascript",
+        "text/ecmascript",
+    }
+)
+# A MIME type as RFC 6838 spells it (type "/" subtype, restricted names), lower case.
+_MIME_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
+# What a Content-Type header value may hold: visible ASCII and spaces (no CR, LF, NUL...).
+_HEADER_TEXT = re.compile(r"[\x20-\x7e]*")
 # Claims that name the same thing under another spelling.
 _ALIASES = {
     "image/jpg": "image/jpeg",
@@ -82,6 +123,42 @@ class UnsupportedType(ConvobaseError):
 def _normalise(content_type: str | None) -> str:
     base = (content_type or "").split(";", 1)[0].strip().lower()
     return _ALIASES.get(base, base)
+
+
+def _claim_error(message: str, code: str) -> ValidationFailed:
+    error = {"loc": ["body", "content_type"], "msg": message, "type": code}
+    return ValidationFailed(message, code=code, details={"errors": [error]})
+
+
+def parse_claim(raw: str | None) -> str | None:
+    """The client's claimed type as ``type/subtype`` (None when absent or generic-empty).
+
+    A claim is a header value the server may one day repeat: one holding NUL is a 422
+    ``invalid_characters`` (as everywhere), any other control character, non-ASCII text or a
+    value that is not ``type/subtype`` a 422 ``invalid_content_type``.
+    """
+    if raw is None:
+        return None
+    if "\x00" in raw:
+        raise _claim_error("The content type contains U+0000", "invalid_characters")
+    base = _normalise(raw)
+    if not _HEADER_TEXT.fullmatch(raw) or (base and not _MIME_TYPE.fullmatch(base)):
+        raise _claim_error(
+            "The content type must be a MIME type such as text/plain, without control characters",
+            "invalid_content_type",
+        )
+    return base or None
+
+
+def is_valid_type(content_type: str) -> bool:
+    """A stored type fit for a Content-Type header (rows written before types were checked)."""
+    return _MIME_TYPE.fullmatch(content_type) is not None
+
+
+def is_active(content_type: str) -> bool:
+    """A type a browser could run script from: served only as a download, never inline."""
+    base = _normalise(content_type)
+    return base in _ACTIVE_TYPES or base.endswith(("+xml", "/xml")) or "html" in base
 
 
 def _is_text(head: bytes, complete: bool) -> bool:
@@ -128,26 +205,43 @@ def detect(
             )
         return detected
     if _is_text(head, complete):
-        extension = posixpath.splitext(filename.lower())[1]
-        detected = _TEXT_TYPES.get(extension, "text/plain")
+        detected = _text_type(head, filename)
         check_allowed(detected, allowed_types)
-        if claim in GENERIC_TYPES or not _is_textual(claim):
-            if claim not in GENERIC_TYPES:
-                raise UnsupportedType(
-                    f"The file's bytes are text, not {claim}",
-                    code="type_mismatch",
-                    details={"claimed": claim, "detected": detected},
-                )
+        if claim in GENERIC_TYPES or claim == detected:
             return detected
-        # Text claimed as text: the more specific of the claim and the extension wins.
-        if detected == "text/plain" and claim != detected:
-            check_allowed(claim, allowed_types)
-            return claim
+        if not _is_textual(claim):
+            raise UnsupportedType(
+                f"The file's bytes are text, not {claim}",
+                code="type_mismatch",
+                details={"claimed": claim, "detected": detected},
+            )
+        # Text claimed as text: a known type the claim names is more specific than plain text.
+        known = _KNOWN_TEXT_TYPES.get(claim)
+        if detected == "text/plain" and known is not None:
+            check_allowed(known, allowed_types)
+            return known
         return detected
     raise UnsupportedType(
         "The file's type could not be recognised from its bytes",
         details={"claimed": claim or None},
     )
+
+
+def _text_type(head: bytes, filename: str) -> str:
+    """Text's type from its extension; plain text that opens with markup is that markup."""
+    detected = _TEXT_TYPES.get(posixpath.splitext(filename.lower())[1], "text/plain")
+    if detected != "text/plain":
+        return detected
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if not start.startswith(b"<"):
+        return detected
+    if b"<svg" in start:
+        return "image/svg+xml"
+    if start.startswith(b"<!doctype html") or b"<html" in start or b"<script" in start:
+        return "text/html"
+    if start.startswith(b"<?xml"):
+        return "text/xml"
+    return detected
 
 
 def _same_kind(claim: str, detected: str) -> bool:
@@ -173,6 +267,19 @@ def check_allowed(content_type: str, patterns: list[str]) -> None:
             code="type_not_allowed",
             details={"detected": content_type},
         )
+
+
+def upload_filename(raw: str) -> str:
+    """An uploaded file's display name; U+0000 in it is a 422 ``invalid_characters``, as in any
+    other text the API takes (other control characters are dropped by `safe_filename`)."""
+    if "\x00" in raw:
+        error = {"loc": ["body", "filename"], "msg": "contains U+0000", "type": "characters"}
+        raise ValidationFailed(
+            "The filename contains U+0000",
+            code="invalid_characters",
+            details={"errors": [error]},
+        )
+    return safe_filename(raw)
 
 
 def safe_filename(raw: str | None, fallback: str = "file") -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 MAX_MESSAGES = 2000
 
@@ -23,7 +23,7 @@ class ChatMessage(BaseModel):
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    include_usage: bool = False
+    include_usage: StrictBool = False
 
 
 class ChatRequest(BaseModel):
@@ -31,11 +31,11 @@ class ChatRequest(BaseModel):
 
     model: str | None = Field(None, min_length=1, max_length=200)
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
-    stream: bool = False
+    stream: StrictBool = False
     stream_options: StreamOptions | None = None
-    temperature: float | None = Field(None, ge=0, le=2)
-    max_tokens: int | None = Field(None, ge=1, le=10_000_000)
-    max_completion_tokens: int | None = Field(None, ge=1, le=10_000_000)
+    temperature: StrictFloat | None = Field(None, ge=0, le=2)
+    max_tokens: StrictInt | None = Field(None, ge=1, le=10_000_000)
+    max_completion_tokens: StrictInt | None = Field(None, ge=1, le=10_000_000)
     # Convobase's own extras (never sent upstream).
     conversation_id: uuid.UUID | None = None
 

@@ -5,7 +5,16 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 MAX_CONTENT = 100_000
 MAX_PARTS = 100
@@ -63,7 +72,7 @@ class ToolResultPart(_Part):
     type: Literal["tool_result"]
     tool_call_id: str = Field(min_length=1, max_length=200)
     content: Any = None
-    is_error: bool = False
+    is_error: StrictBool = False
 
 
 Part = Annotated[
@@ -105,10 +114,10 @@ class MessageMetadata(BaseModel):
 
     model: str | None = Field(None, max_length=200)
     provider: str | None = Field(None, max_length=100)
-    input_tokens: int | None = Field(None, ge=0)
-    output_tokens: int | None = Field(None, ge=0)
-    latency_ms: int | None = Field(None, ge=0)
-    cost_usd: float | None = Field(None, ge=0)
+    input_tokens: StrictInt | None = Field(None, ge=0)
+    output_tokens: StrictInt | None = Field(None, ge=0)
+    latency_ms: StrictInt | None = Field(None, ge=0)
+    cost_usd: StrictFloat | None = Field(None, ge=0)
     finish_reason: str | None = Field(None, max_length=64)
 
 

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from convobase.usage.schemas import MAX_TOKENS
 
@@ -14,10 +14,10 @@ class QuotaIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    requests_per_day: int | None = Field(None, ge=0, le=10**9)
-    tokens_per_month: int | None = Field(None, ge=0, le=10**15)
+    requests_per_day: StrictInt | None = Field(None, ge=0, le=10**9)
+    tokens_per_month: StrictInt | None = Field(None, ge=0, le=10**15)
     cost_per_month_usd: Decimal | None = Field(None, ge=0, le=10**9)
-    unlimited: bool = False
+    unlimited: StrictBool = False
 
 
 class LimitStatus(BaseModel):
@@ -39,7 +39,7 @@ class QuotaStatus(BaseModel):
 class ReservationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    tokens: int = Field(0, ge=0, le=MAX_TOKENS, description="Tokens the request may spend.")
+    tokens: StrictInt = Field(0, ge=0, le=MAX_TOKENS, description="Tokens the request may spend.")
     cost_usd: Decimal = Field(Decimal(0), ge=0, le=10**6, description="Spend it may incur.")
 
 

@@ -13,7 +13,7 @@ from convobase.search import service
 from convobase.search.query import MAX_QUERY_LENGTH
 from convobase.search.repository import SearchFilter
 from convobase.search.schemas import SearchPage
-from convobase.timestamps import UTCDatetime
+from convobase.timestamps import TimeFilter
 
 router = APIRouter(prefix="/api/v1/search", tags=["search"])
 
@@ -33,8 +33,8 @@ async def search(
     ],
     conversation_id: uuid.UUID | None = None,
     role: Role | None = None,
-    start: UTCDatetime | None = None,
-    end: UTCDatetime | None = None,
+    start: TimeFilter | None = None,
+    end: TimeFilter | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> SearchPage:

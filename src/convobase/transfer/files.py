@@ -25,7 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from convobase.backends.storage import BlobStorage
 from convobase.config import Settings
+from convobase.errors import ValidationFailed
 from convobase.files import repository as files_repository
+from convobase.files import sniff
 from convobase.models import File, User
 from convobase.transfer import writer
 from convobase.transfer.ids import millis, uuid7_at
@@ -80,22 +82,51 @@ async def plan_files(
     return plan
 
 
-def _copy_out(opened: ImportFile, name: str, tmp_dir: Path) -> tuple[Path, str, int]:
-    """The entry's bytes in a temporary file: (path, sha256, size). Blocking; in a thread."""
+@dataclass(frozen=True, slots=True)
+class _Copied:
+    path: Path
+    sha256: str
+    size: int
+    head: bytes  # the first bytes, to type the file as an upload is typed
+
+
+def _copy_out(opened: ImportFile, name: str, tmp_dir: Path, max_bytes: int) -> _Copied:
+    """The entry's bytes in a temporary file. Blocking; in a thread."""
     assert opened.archive is not None
     tmp_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="import-", suffix=".part")
-    digest, size = hashlib.sha256(), 0
+    digest, size, head = hashlib.sha256(), 0, bytearray()
     try:
-        with os.fdopen(fd, "wb") as out, opened.archive.open(name) as stream:
+        with os.fdopen(fd, "wb") as out, opened.archive.open(name, max_bytes) as stream:
             while chunk := stream.read(1024 * 1024):
                 digest.update(chunk)
                 out.write(chunk)
                 size += len(chunk)
+                if len(head) < sniff.SNIFF_BYTES:
+                    head += chunk[: sniff.SNIFF_BYTES - len(head)]
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return Path(tmp), digest.hexdigest(), size
+    return _Copied(Path(tmp), digest.hexdigest(), size, bytes(head))
+
+
+def _claim(raw: str | None) -> str | None:
+    try:
+        return sniff.parse_claim(raw)
+    except ValidationFailed:
+        return None  # a malformed claim in the file is no claim: the bytes decide
+
+
+def _typed(f: ExportedFile, copied: _Copied, allowed_types: list[str]) -> str:
+    """The file's type as an upload would get it: from its bytes, within the allow-list (the
+    export's own type is only a claim, like a client's)."""
+    return sniff.detect(
+        copied.head,
+        sniff.safe_filename(f.filename),
+        _claim(f.content_type),
+        allowed_types,
+        complete=copied.size <= len(copied.head),
+    )
 
 
 async def import_files(
@@ -112,25 +143,33 @@ async def import_files(
     known = await writer.already_imported(db, user.id, "convobase", wanted)
     conversations = {**known, **plan.conversation_ids}
     tmp_dir = settings.data_dir.resolve() / "tmp"
+    # A file this server would take as an upload is taken from an export too.
+    max_bytes = max(settings.import_max_item_bytes, settings.upload_max_bytes)
     for f in plan.files:
         if not opened.has(f.path):
             report.skip("file", "missing_bytes", "The file's bytes are not in the zip", id=f.id)
             continue
-        path, sha256, size = await anyio.to_thread.run_sync(_copy_out, opened, f.path, tmp_dir)
+        copied = await anyio.to_thread.run_sync(_copy_out, opened, f.path, tmp_dir, max_bytes)
+        sha256, size = copied.sha256, copied.size
         try:
             if sha256 != f.sha256 or size != f.size:
                 report.skip(
                     "file", "checksum_mismatch", "The bytes do not match files.jsonl", id=f.id
                 )
                 continue
+            try:
+                content_type = _typed(f, copied, settings.upload_allowed_types)
+            except sniff.UnsupportedType as exc:
+                report.skip("file", exc.code, exc.message, id=f.id)
+                continue
             key = files_repository.blob_key(sha256)
             # The blob row is held until commit (see files/blobs.py), then the bytes stored
             # unless the store already has them.
             claimed = await files_repository.claim_blob(db, sha256, size)
             if claimed or await storage.size(key) != size:
-                await storage.put_file(key, path, f.content_type)
+                await storage.put_file(key, copied.path, content_type)
         finally:
-            path.unlink(missing_ok=True)
+            copied.path.unlink(missing_ok=True)
         db.add(
             File(
                 id=plan.file_ids[f.id],
@@ -138,9 +177,9 @@ async def import_files(
                 conversation_id=conversations.get(f.conversation_id or ""),
                 message_id=plan.message_ids.get(f.message_id or ""),
                 blob_sha256=sha256,
-                filename=f.filename,
-                content_type=f.content_type,
-                claimed_type=f.claimed_type,
+                filename=sniff.safe_filename(f.filename),
+                content_type=content_type,
+                claimed_type=_claim(f.claimed_type),
                 size=size,
                 version=f.version,
                 analysis=f.analysis,

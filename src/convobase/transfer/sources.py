@@ -111,7 +111,11 @@ class ImportFile:
                     code="unsupported_version",
                 )
             self.kind = "convobase"
+            # Our own export is judged by its bytes against the limits, whatever it
+            # compresses to (zips.py); other zips by their entries' ratios too.
+            self.archive.ratio_limited = False
             return
+        zips.check_ratios(self.archive)
         candidates = sorted(
             (n for n in names if posixpath.basename(n) == "conversations.json"),
             key=lambda n: n.count("/"),

@@ -4,8 +4,13 @@ Nothing is ever extracted under an entry's own name, so a traversal name could d
 still, a zip holding such an entry (``../x``, absolute paths, drive letters, backslashes, NUL)
 or a symbolic link is refused whole: it was not written by ChatGPT or by us. Zip bombs are
 stopped twice: before reading, from the sizes the central directory declares (the total, the
-entry count, each entry's compression ratio), and while reading, by counting the bytes that
-actually come out (a lying header does not help).
+entry count), and while reading, by counting the bytes that actually come out (a lying header
+does not help): each entry within its own limit, the whole within the total.
+
+The compression ratio is a further check for other people's zips (`check_ratios`), not for a
+Convobase export: our own export must always import, and a large log or any repetitive text
+deflates far beyond any sane ratio (300:1 is common). Anyone can write a manifest, so the byte
+limits, not the ratio, are what bound the work an import does.
 """
 
 from __future__ import annotations
@@ -58,6 +63,8 @@ class Archive:
     limits: Limits
     entries: dict[str, zipfile.ZipInfo] = field(default_factory=dict)
     read_total: int = 0
+    # Whether each entry's ratio limits what it may decompress to (see `check_ratios`).
+    ratio_limited: bool = True
 
     def open(self, name: str, max_bytes: int | None = None) -> CountingReader:
         """Entry ``name``, stopped beyond ``max_bytes`` (default: one item's limit)."""
@@ -79,9 +86,12 @@ class CountingReader:
         self.info = info
         self.raw = raw
         self.count = 0
-        ratio_cap = max(info.compress_size, 1) * archive.limits.max_ratio
-        # zipfile itself stops at the declared size; the ratio and the item limit stop here.
-        self.cap = min(max_bytes, max(ratio_cap, _RATIO_FLOOR), info.file_size)
+        # zipfile itself stops at the declared size; the item limit (and the ratio, for zips
+        # that are not our own export) stop here.
+        self.cap = min(max_bytes, info.file_size)
+        if archive.ratio_limited:
+            ratio_cap = max(info.compress_size, 1) * archive.limits.max_ratio
+            self.cap = min(self.cap, max(ratio_cap, _RATIO_FLOOR))
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:  # everything: still counted chunk by chunk
@@ -93,7 +103,11 @@ class CountingReader:
             raise UnsafeArchive(
                 f"Entry {self.info.filename!r} decompresses beyond the limits",
                 code="zip_bomb",
-                details={"entry": self.info.filename, "max_ratio": self.archive.limits.max_ratio},
+                details={
+                    "entry": self.info.filename,
+                    "max_entry_bytes": self.cap,
+                    "max_total_bytes": self.archive.limits.max_total,
+                },
             )
         return data
 
@@ -143,14 +157,6 @@ def _vet(archive: Archive) -> None:
                 details={"entry": info.filename[:300], "reason": reason},
             )
         declared += info.file_size
-        ratio = info.file_size / max(info.compress_size, 1)
-        if info.file_size > _RATIO_FLOOR and ratio > limits.max_ratio:
-            raise UnsafeArchive(
-                f"Entry {info.filename!r} would decompress to {info.file_size} bytes "
-                f"(ratio {ratio:.0f}); refused as a zip bomb",
-                code="zip_bomb",
-                details={"entry": info.filename, "declared_bytes": info.file_size},
-            )
         if info.flag_bits & 0x1:
             raise UnsafeArchive("Encrypted zip entries are not supported", code="zip_encrypted")
         archive.entries[info.filename] = info
@@ -160,3 +166,16 @@ def _vet(archive: Archive) -> None:
             code="zip_too_large",
             details={"max_bytes": limits.max_total},
         )
+
+
+def check_ratios(archive: Archive) -> None:
+    """Refuse an entry that declares more than the ratio allows (zips other than ours)."""
+    for info in archive.entries.values():
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > _RATIO_FLOOR and ratio > archive.limits.max_ratio:
+            raise UnsafeArchive(
+                f"Entry {info.filename!r} would decompress to {info.file_size} bytes "
+                f"(ratio {ratio:.0f}); refused as a zip bomb",
+                code="zip_bomb",
+                details={"entry": info.filename, "declared_bytes": info.file_size},
+            )

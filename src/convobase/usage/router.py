@@ -14,7 +14,7 @@ from convobase.auth.dependencies import AdminPrincipal, CurrentPrincipal, Runtim
 from convobase.db.pagination import PageCursor, PageLimit, id_from_cursor, page_of
 from convobase.db.session import DbSession
 from convobase.quotas import service as quotas
-from convobase.timestamps import UTCDatetime
+from convobase.timestamps import TimeFilter
 from convobase.usage import repository, service
 from convobase.usage.schemas import (
     ModelPriceIn,
@@ -28,8 +28,8 @@ from convobase.usage.schemas import (
 router = APIRouter(prefix="/api/v1/usage", tags=["usage"])
 admin_router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
-Start = Annotated[UTCDatetime | None, Query(description="Default: 30 days before end.")]
-End = Annotated[UTCDatetime | None, Query(description="Default: now.")]
+Start = Annotated[TimeFilter | None, Query(description="Default: 30 days before end.")]
+End = Annotated[TimeFilter | None, Query(description="Default: now.")]
 Provider = Annotated[str | None, Query(max_length=100)]
 ModelName = Annotated[str | None, Query(max_length=200)]
 StatusFilter = Annotated[str | None, Query(max_length=32)]

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from convobase.timestamps import UTCDatetime
 
@@ -19,15 +19,15 @@ class UsageEventIn(BaseModel):
     endpoint: str | None = Field(None, max_length=200)
     provider: str | None = Field(None, min_length=1, max_length=100)
     model: str | None = Field(None, min_length=1, max_length=200)
-    input_tokens: int = Field(0, ge=0, le=MAX_TOKENS)
-    output_tokens: int = Field(0, ge=0, le=MAX_TOKENS)
-    cached_tokens: int = Field(
+    input_tokens: StrictInt = Field(0, ge=0, le=MAX_TOKENS)
+    output_tokens: StrictInt = Field(0, ge=0, le=MAX_TOKENS)
+    cached_tokens: StrictInt = Field(
         0, ge=0, le=MAX_TOKENS, description="Prompt-cache reads (part of input_tokens)."
     )
-    cache_write_tokens: int = Field(
+    cache_write_tokens: StrictInt = Field(
         0, ge=0, le=MAX_TOKENS, description="Prompt-cache writes (part of input_tokens)."
     )
-    latency_ms: int | None = Field(None, ge=0, le=86_400_000)
+    latency_ms: StrictInt | None = Field(None, ge=0, le=86_400_000)
     status: Status = "success"
     conversation_id: uuid.UUID | None = None
     message_id: uuid.UUID | None = None

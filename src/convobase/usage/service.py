@@ -15,6 +15,7 @@ from convobase.db.tenancy import get_owned
 from convobase.errors import NotFound, ValidationFailed
 from convobase.models import Conversation, Message, ModelPrice, UsageEvent, User
 from convobase.models.usage import SYSTEM_ID, UsageDaily
+from convobase.timestamps import FILTER_EARLIEST
 from convobase.usage import pricing, repository
 from convobase.usage.schemas import (
     Breakdown,
@@ -112,7 +113,8 @@ def window(
     """The UTC day range a summary covers (default: the last 30 days, today included)."""
     now = now or utcnow()
     end_at = (end or now).astimezone(UTC)
-    start_at = (start or end_at - timedelta(days=30)).astimezone(UTC)
+    # The default start never falls before the epoch (no UUIDv7 id, hence no id bound, is).
+    start_at = (start or max(end_at - timedelta(days=30), FILTER_EARLIEST)).astimezone(UTC)
     errors = []
     if start_at > end_at:
         errors.append({"loc": ["query", "start"], "msg": "start is after end", "type": "range"})

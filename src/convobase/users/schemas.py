@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from convobase.auth.schemas import UserOut
 from convobase.quotas.schemas import QuotaIn
@@ -14,7 +14,7 @@ class AdminUserUpdateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Role | None = None
-    disabled: bool | None = None
+    disabled: StrictBool | None = None
     quota: QuotaIn | None = Field(
         None, description="The user's limits; null fields fall back to the defaults."
     )
