@@ -8,6 +8,7 @@ blocks come in the same frame as a message's code parts (templates/_parts.html):
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -63,3 +64,12 @@ _MD = _build()
 def render(text: Any) -> Markup:
     """HTML for ``text``; anything markdown-it does not turn into markup is escaped by it."""
     return Markup(_MD.render(str(text or "")))  # noqa: S704 - markdown-it escapes; html off
+
+
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, default=str)
+
+
+# What templates/_parts.html needs from its environment: the console's and the public share
+# page's environments both install these, so a message renders the same on both.
+MESSAGE_FILTERS = {"markdown": render, "tojson_pretty": pretty_json}

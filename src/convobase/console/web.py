@@ -61,7 +61,7 @@ PAGE_HEADERS = {
 templates = Environment(
     loader=PackageLoader("convobase.console", "templates"), autoescape=True, auto_reload=False
 )
-templates.filters["markdown"] = markdown.render
+templates.filters.update(markdown.MESSAGE_FILTERS)
 templates.globals["max_query"] = MAX_QUERY_LENGTH
 
 # The viewer's time zone (the ``timezone`` preference) while one page renders.
@@ -96,7 +96,6 @@ def _zone(name: str) -> ZoneInfo:
 templates.globals.update(
     local_time=local_time, utc_iso=utc_iso, zone_name=lambda: _current_zone().key
 )
-templates.filters["tojson_pretty"] = lambda value: json.dumps(value, indent=2, default=str)
 
 
 def is_console_path(path: str) -> bool:

@@ -23,7 +23,8 @@ async def get(db: AsyncSession, user_id: uuid.UUID, file_id: uuid.UUID) -> File:
 
 
 async def get_unscoped(db: AsyncSession, file_id: uuid.UUID) -> File | None:
-    """For signed download links only: the signature, not a session, grants access."""
+    """For signed download links and shared pages only: the signature, or the file's place in
+    a live share, grants access (not a session)."""
     return await db.get(File, file_id)
 
 

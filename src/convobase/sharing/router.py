@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Path, Request, status
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader
+from jinja2 import ChoiceLoader, Environment, PackageLoader
+from starlette.responses import StreamingResponse
 
 from convobase.auth.dependencies import CurrentPrincipal, RuntimeDep
+from convobase.console.markdown import MESSAGE_FILTERS
 from convobase.db.pagination import PageCursor, PageLimit, id_from_cursor, page_of
 from convobase.db.session import DbSession
 from convobase.errors import NotFound
+from convobase.files import download
 from convobase.sharing import service
 from convobase.sharing.schemas import PublicConversation, ShareCreate, ShareCreatedOut, SharePage
 
@@ -20,10 +24,19 @@ router = APIRouter(prefix="/api/v1", tags=["sharing"])
 page_router = APIRouter(tags=["sharing"])
 
 # Autoescaping on for every template: every user-written string (title, content, model) is
-# escaped, so a message holding "<script>" shows as text.
+# escaped, so a message holding "<script>" shows as text. Messages render through the console's
+# own part templates and safe Markdown filter, so a shared message looks as it does there.
 _templates = Environment(
-    loader=PackageLoader("convobase.sharing", "templates"), autoescape=True, auto_reload=False
+    loader=ChoiceLoader(
+        [
+            PackageLoader("convobase.sharing", "templates"),
+            PackageLoader("convobase.console", "templates"),
+        ]
+    ),
+    autoescape=True,
+    auto_reload=False,
 )
+_templates.filters.update(MESSAGE_FILTERS)
 
 
 @router.post(
@@ -80,17 +93,24 @@ async def read_shared(token: str, db: DbSession, runtime: RuntimeDep) -> PublicC
     return await service.read_public(db, runtime, token)
 
 
+_PRIVATE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",  # the token is in the URL
+    "X-Robots-Tag": "noindex, nofollow",
+    "Cache-Control": "private, no-store",  # a revoked link must stop showing at once
+}
+
+
 def _page_headers(nonce: str | None) -> dict[str, str]:
+    # No script at all; styles only from the page's own nonce'd block; images only from this
+    # origin (the share's own file links; Markdown images are off, remote loads impossible).
     style = f"'nonce-{nonce}'" if nonce else "'none'"
     return {
         "Content-Security-Policy": (
-            f"default-src 'none'; style-src {style}; img-src 'none'; base-uri 'none'; "
+            f"default-src 'none'; style-src {style}; img-src 'self'; base-uri 'none'; "
             "form-action 'none'; frame-ancestors 'none'"
         ),
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",  # the token is in the URL
-        "X-Robots-Tag": "noindex, nofollow",
-        "Cache-Control": "private, no-store",
+        **_PRIVATE_HEADERS,
         "X-Frame-Options": "DENY",
     }
 
@@ -99,10 +119,33 @@ def _page_headers(nonce: str | None) -> dict[str, str]:
 async def shared_page(token: str, db: DbSession, runtime: RuntimeDep) -> HTMLResponse:
     """The same conversation as a plain HTML page (no scripts; a strict CSP)."""
     try:
-        view = await service.read_public(db, runtime, token)
+        link = await service.read_page(db, runtime, token)
     except NotFound:
         html = _templates.get_template("not_found.html").render()
         return HTMLResponse(html, status_code=404, headers=_page_headers(None))
+
+    def file_url(file_id: object) -> str:
+        # Scoped to this share (the ref is useless elsewhere); never the file's id.
+        return f"/s/{token}/files/{service.file_ref(runtime.secret, link.share_id, file_id)}"
+
     nonce = secrets.token_urlsafe(16)
-    html = _templates.get_template("shared.html").render(view=view, nonce=nonce)
+    html = _templates.get_template("shared.html").render(
+        view=link.view, nonce=nonce, file_url=file_url
+    )
     return HTMLResponse(html, headers=_page_headers(nonce))
+
+
+@page_router.get("/s/{token}/files/{ref}", response_class=StreamingResponse)
+async def shared_file(
+    token: str,
+    ref: Annotated[str, Path(max_length=64)],
+    request: Request,
+    db: DbSession,
+    runtime: RuntimeDep,
+) -> StreamingResponse:
+    """A file one of the share's messages shows (Range supported); 404 for any other file,
+    and once the link is revoked or expired."""
+    file = await service.shared_file(db, runtime, token, ref)
+    response = await download.respond(runtime.storage, file, request.headers.get("range"))
+    response.headers.update(_PRIVATE_HEADERS)
+    return response

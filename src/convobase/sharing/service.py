@@ -11,11 +11,18 @@
   or of the path as it was when the share was made (snapshot); never ids or the owner. An
   expired, revoked or unknown token is a 404. Reads are counted after the commit, in a short
   transaction of their own, so counting never fails a read.
+- The public page shows a shared message's uploaded files through ``/s/{token}/files/{ref}``:
+  ``ref`` is an HMAC of (share, file), so no file id is shown, and a ref is served only while
+  the share is live and only for a file a part of that share's view points at (else 404).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,8 +34,9 @@ from convobase.db.base import utcnow
 from convobase.db.session import after_commit
 from convobase.db.tenancy import get_owned
 from convobase.errors import Conflict, NotFound, RateLimited, ValidationFailed
+from convobase.files import repository as files
 from convobase.messages import repository as messages
-from convobase.models import Conversation, Share, User
+from convobase.models import Conversation, File, Share, User
 from convobase.runtime import Runtime
 from convobase.sharing import repository
 from convobase.sharing.schemas import PublicConversation, PublicMessage, ShareCreate, ShareOut
@@ -168,7 +176,9 @@ async def _live_view(
         messages=[
             PublicMessage(
                 role=m.role,
-                parts=public_parts(m.parts),
+                # File ids stay in the stored view (the page's share-scoped links need them);
+                # `without_file_ids` strips them from everything the public is shown.
+                parts=[p for p in m.parts if isinstance(p, dict)],
                 content=m.content,
                 model=_model(m.meta),
                 created_at=m.created_at,
@@ -187,13 +197,25 @@ def public_parts(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in p.items() if k != "file_id"} for p in parts if isinstance(p, dict)]
 
 
+def without_file_ids(view: PublicConversation) -> PublicConversation:
+    messages_out = [m.model_copy(update={"parts": public_parts(m.parts)}) for m in view.messages]
+    return view.model_copy(update={"messages": messages_out})
+
+
 def _model(meta: dict[str, Any]) -> str | None:
     model = meta.get("model") if isinstance(meta, dict) else None
     return model if isinstance(model, str) else None
 
 
-async def read_public(db: AsyncSession, runtime: Runtime, token: str) -> PublicConversation:
-    """What anyone holding the link sees; counts the read (after the commit)."""
+@dataclass(frozen=True)
+class OpenLink:
+    """A live link share and its view, parts still carrying their ``file_id``s."""
+
+    share_id: uuid.UUID
+    view: PublicConversation
+
+
+async def _open(db: AsyncSession, runtime: Runtime, token: str) -> OpenLink:
     if not token.startswith(SHARE_PREFIX) or len(token) > MAX_TOKEN_LENGTH:
         raise NotFound("Share not found")
     now = utcnow()
@@ -204,16 +226,60 @@ async def read_public(db: AsyncSession, runtime: Runtime, token: str) -> PublicC
         view = PublicConversation.model_validate(
             {**share.snapshot, "mode": "snapshot", "expires_at": None}
         )
-        for message in view.messages:  # snapshots taken before ids were stripped
-            message.parts = public_parts(message.parts)
     else:
         conversation = await get_owned(
             db, Conversation, share.conversation_id, share.user_id, what="Share"
         )
         view = await _live_view(db, conversation, runtime.settings.share_max_messages, now)
-    share_id = share.id
+    view = view.model_copy(update={"expires_at": share.expires_at})
+    return OpenLink(share_id=share.id, view=view)
+
+
+async def read_public(db: AsyncSession, runtime: Runtime, token: str) -> PublicConversation:
+    """What anyone holding the link sees (no ids); counts the read (after the commit)."""
+    return without_file_ids((await read_page(db, runtime, token)).view)
+
+
+async def read_page(db: AsyncSession, runtime: Runtime, token: str) -> OpenLink:
+    """The link's view for the public page, which turns file ids into share-scoped refs
+    (``file_ref``) before anything is shown; counts the read (after the commit)."""
+    link = await _open(db, runtime, token)
+    share_id, now = link.share_id, utcnow()
     after_commit(db, lambda: _count_read(runtime, share_id, now))
-    return view.model_copy(update={"expires_at": share.expires_at})
+    return link
+
+
+def file_ref(secret: bytes, share_id: uuid.UUID, file_id: object) -> str:
+    """The public name of one file of one share: opaque, stable, useless for any other share."""
+    key = hmac.new(secret, b"convobase:share-file", hashlib.sha256).digest()
+    digest = hmac.new(key, f"{share_id}:{file_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode()
+
+
+def _referenced_files(view: PublicConversation) -> list[uuid.UUID]:
+    found: list[uuid.UUID] = []
+    for message in view.messages:
+        for part in message.parts:
+            if part.get("type") not in ("image", "file") or not part.get("file_id"):
+                continue
+            try:
+                found.append(uuid.UUID(str(part["file_id"])))
+            except ValueError:
+                continue
+    return found
+
+
+async def shared_file(db: AsyncSession, runtime: Runtime, token: str, ref: str) -> File:
+    """The file ``ref`` names, if a part of this live share's view points at it; else 404.
+    Being in the shared view is the permission: the owner chose to share those messages."""
+    link = await _open(db, runtime, token)
+    for file_id in _referenced_files(link.view):
+        if hmac.compare_digest(file_ref(runtime.secret, link.share_id, file_id), ref):
+            file = await files.get_unscoped(db, file_id)
+            if file is not None:
+                return file
+            break
+    raise NotFound("File not found")
 
 
 async def _count_read(runtime: Runtime, share_id: uuid.UUID, now: datetime) -> None:
