@@ -10,12 +10,12 @@ their own DDL afterwards.
 The rollups (``usage_daily`` per user and for ``SYSTEM_ID``, ``usage_latency_daily``) are
 aggregated while generating, by the rules of ``repository.add_rollups``: same keys (UTC day of
 ``occurred_at``, provider/model or ``""``), same counters (any status but ``success`` is an
-error, a missing cost adds 0 and counts as unpriced when a model was named, a missing latency
-adds nothing to the histogram), same ``latency_bucket``. ``usage_user_periods`` (per user and
-day, per user and month) is then summed from the users' usage_daily rows in SQL
-(``fill_user_periods``). ``bench_usage.verify`` proves it all: the same small set of events
-recorded through ``POST /api/v1/usage/events`` into one database and loaded by this module into
-another leaves identical rows.
+error, a missing cost adds 0 and counts as unpriced, whether the model has no price or none
+was named, a missing latency adds nothing to the histogram), same ``latency_bucket``.
+``usage_user_periods`` (per user and day, per user and month) is then summed from the users'
+usage_daily rows in SQL (``fill_user_periods``). ``bench_usage.verify`` proves it all: the
+same small set of events recorded through ``POST /api/v1/usage/events`` into one database and
+loaded by this module into another leaves identical rows.
 
 Costs follow ``pricing.from_override``: every priced model gets an admin price (written to
 ``model_prices`` too, so the server prices new events the same way) in thousandths of a dollar
@@ -298,7 +298,7 @@ class Generator:
                 row[4] += cached
                 if nano is not None:
                     row[5] += nano
-                elif spec.model is not None:
+                else:
                     row[6] += 1
                 if latency is not None:
                     row[7] += latency

@@ -56,6 +56,14 @@ class Chart:
     ticks: list[Tick] = field(default_factory=list)
     peak: str = ""
     horizontal: bool = False
+    unknown: int = 0  # bars whose value is unknown (an unpriced cost): drawn empty, noted
+
+    @property
+    def unknown_note(self) -> str:
+        if not self.unknown:
+            return ""
+        what = "day" if not self.horizontal else "row"
+        return f"{self.unknown} {what}{'s' if self.unknown > 1 else ''} of unknown value (no price)"
 
     @property
     def baseline(self) -> int:
@@ -71,28 +79,35 @@ class Chart:
         return not any(bar.width > 0 and bar.height > 0.5 for bar in self.bars)
 
 
-def money(value: float) -> str:
+# A value may be unknown (None): a cost with no price is never drawn or written as $0.
+Value = float | None
+UNKNOWN = "unknown"
+
+
+def money(value: Value) -> str:
+    if value is None:
+        return UNKNOWN
     return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
 
 
-def count(value: float) -> str:
-    return f"{value:,.0f}"
+def count(value: Value) -> str:
+    return UNKNOWN if value is None else f"{value:,.0f}"
 
 
-def days(start: date, end: date, values: dict[date, float]) -> list[tuple[date, float]]:
+def days(start: date, end: date, values: dict[date, Value]) -> list[tuple[date, Value]]:
     """Every day of [start, end] with its value, zero where nothing happened."""
     span = (end - start).days + 1
     return [(start + timedelta(n), values.get(start + timedelta(n), 0.0)) for n in range(span)]
 
 
-def columns(title: str, points: Sequence[tuple[date, float]], fmt: Callable[[float], str]) -> Chart:
+def columns(title: str, points: Sequence[tuple[date, Value]], fmt: Callable[[Value], str]) -> Chart:
     """One column per day, with at most ``MAX_TICKS`` evenly spaced date labels."""
     plot_h = HEIGHT - _BOTTOM - _TOP
-    peak = max((v for _, v in points), default=0.0)
+    peak = max((v or 0.0 for _, v in points), default=0.0)
     slot = (100 - 2 * INSET) / max(len(points), 1)
     bars, labelled = [], []
     for i, (day, value) in enumerate(points):
-        h = plot_h * value / peak if peak else 0.0
+        h = plot_h * (value or 0.0) / peak if peak else 0.0
         left = INSET + i * slot
         bars.append(
             Bar(left + slot * 0.1, _TOP + plot_h - h, slot * 0.8, h, day.isoformat(), fmt(value))
@@ -101,27 +116,28 @@ def columns(title: str, points: Sequence[tuple[date, float]], fmt: Callable[[flo
         if _EDGE <= centre <= 100 - _EDGE:
             labelled.append(Tick(centre, day.strftime("%b %d")))
     every = max(1, math.ceil(len(points) / MAX_TICKS))
-    return Chart(title, HEIGHT, bars, labelled[::every], fmt(peak))
+    unknown = sum(1 for _, v in points if v is None)
+    return Chart(title, HEIGHT, bars, labelled[::every], fmt(peak), unknown=unknown)
 
 
 def rows(
     title: str,
-    items: Sequence[tuple[str, float]],
-    fmt: Callable[[float], str],
+    items: Sequence[tuple[str, Value]],
+    fmt: Callable[[Value], str],
     *,
     keep_order: bool = False,
 ) -> Chart:
     """Horizontal bars for the ``MAX_ROWS`` largest items, the label above each bar: largest
     first, or in the given order with ``keep_order`` (a distribution reads fast to slow)."""
-    largest = sorted(range(len(items)), key=lambda n: items[n][1], reverse=True)[:MAX_ROWS]
+    largest = sorted(range(len(items)), key=lambda n: items[n][1] or 0.0, reverse=True)[:MAX_ROWS]
     chosen = [items[n] for n in (sorted(largest) if keep_order else largest)]
-    peak = max((v for _, v in chosen), default=0.0)
+    peak = max((v or 0.0 for _, v in chosen), default=0.0)
     full = 100 - 2 * INSET
     bars = [
         Bar(
             INSET,
             _ROW_TOP + i * _ROW_STEP,
-            full * value / peak if peak else 0.0,
+            full * (value or 0.0) / peak if peak else 0.0,
             _ROW_BAR,
             key,
             fmt(value),
@@ -129,4 +145,5 @@ def rows(
         for i, (key, value) in enumerate(chosen)
     ]
     height = _ROW_TOP + _ROW_STEP * max(len(chosen) - 1, 0) + _ROW_BAR + 8
-    return Chart(title, height, bars, [], fmt(peak), True)
+    unknown = sum(1 for _, v in chosen if v is None)
+    return Chart(title, height, bars, [], fmt(peak), True, unknown=unknown)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -27,8 +27,8 @@ Days = Annotated[int, Query(ge=1, le=400)]
 
 
 def build_charts(summary: Summary, histogram: list[tuple[int, int]]) -> dict[str, charts.Chart]:
-    requests = {p.day: float(p.requests) for p in summary.daily}
-    cost = {p.day: p.cost_usd for p in summary.daily}
+    requests: dict[date, charts.Value] = {p.day: float(p.requests) for p in summary.daily}
+    cost: dict[date, charts.Value] = {p.day: p.cost_usd for p in summary.daily}
     latency = [(f"≤ {repository.bucket_upper_ms(b):,.0f} ms", float(n)) for b, n in histogram]
     return {
         "requests": charts.columns(

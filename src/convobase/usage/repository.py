@@ -97,7 +97,9 @@ async def add_rollups(db: AsyncSession, event: UsageEvent) -> None:
         "output_tokens": event.output_tokens,
         "cached_tokens": event.cached_tokens,
         "cost_usd": cost,
-        "unpriced": 1 if event.cost_usd is None and event.model else 0,
+        # Any event without a cost (an unknown model, or none named) is unpriced: summaries
+        # show its cost as unknown, never as $0.
+        "unpriced": 1 if event.cost_usd is None else 0,
         "latency_ms_sum": latency or 0,
         "latency_count": 0 if latency is None else 1,
     }
@@ -153,13 +155,15 @@ async def totals(db: AsyncSession, user_id: uuid.UUID, window: Window) -> dict[s
 
 async def breakdown(
     db: AsyncSession, user_id: uuid.UUID, window: Window, column: Any
-) -> list[tuple[str, int, int, Decimal]]:
+) -> list[tuple[str, int, int, Decimal, int]]:
+    """Per ``column`` value: requests, tokens, the priced requests' cost, unpriced requests."""
     stmt = (
         select(
             column,
             func.sum(UsageDaily.requests),
             func.sum(_TOKENS),
             func.sum(UsageDaily.cost_usd),
+            func.sum(UsageDaily.unpriced),
         )
         .where(_daily_scope(user_id, window))
         .group_by(column)
@@ -170,13 +174,14 @@ async def breakdown(
 
 async def daily(
     db: AsyncSession, user_id: uuid.UUID, window: Window
-) -> list[tuple[date, int, int, Decimal]]:
+) -> list[tuple[date, int, int, Decimal, int]]:
     stmt = (
         select(
             UsageDaily.day,
             func.sum(UsageDaily.requests),
             func.sum(_TOKENS),
             func.sum(UsageDaily.cost_usd),
+            func.sum(UsageDaily.unpriced),
         )
         .where(_daily_scope(user_id, window))
         .group_by(UsageDaily.day)
@@ -277,6 +282,25 @@ async def top_users(
         .order_by(ranked.c.cost.desc(), ranked.c.requests.desc())
     )
     return [tuple(row) for row in (await db.execute(stmt)).all()]
+
+
+async def unpriced_by_user(
+    db: AsyncSession, user_ids: list[uuid.UUID], window: Window
+) -> dict[uuid.UUID, int]:
+    """Unpriced requests of a few users (the top users) in the window, from their daily rows
+    (the period rows behind top users count cost, not what is missing from it)."""
+    if not user_ids:
+        return {}
+    stmt = (
+        select(UsageDaily.user_id, func.sum(UsageDaily.unpriced))
+        .where(
+            UsageDaily.user_id.in_(user_ids),
+            UsageDaily.day >= window.start,
+            UsageDaily.day <= window.end,
+        )
+        .group_by(UsageDaily.user_id)
+    )
+    return {uid: int(n or 0) for uid, n in (await db.execute(stmt)).all()}
 
 
 def _uuid7_floor(at: datetime) -> uuid.UUID:

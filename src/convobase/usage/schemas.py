@@ -84,6 +84,20 @@ class UsageEventPage(BaseModel):
     next_cursor: str | None = None
 
 
+# Every cost in a summary means the same: the sum over the priced requests, null when there
+# were requests and none of them could be priced (unknown, never $0); `unpriced_requests` says
+# how many requests a cost leaves out (a cost with unpriced_requests > 0 is a lower bound).
+def _cost() -> Any:
+    return Field(
+        description="USD over the priced requests; null when there were requests and none "
+        "was priced (unknown model). Partial when unpriced_requests > 0."
+    )
+
+
+def _unpriced() -> Any:
+    return Field(0, description="Requests with no known price, not included in cost_usd.")
+
+
 class Totals(BaseModel):
     requests: int = 0
     errors: int = 0
@@ -91,8 +105,8 @@ class Totals(BaseModel):
     output_tokens: int = 0
     cached_tokens: int = 0
     total_tokens: int = 0
-    cost_usd: float = 0.0
-    unpriced_requests: int = 0
+    cost_usd: float | None = _cost()
+    unpriced_requests: int = _unpriced()
     avg_latency_ms: float | None = None
     p95_latency_ms: float | None = None
 
@@ -101,14 +115,16 @@ class Breakdown(BaseModel):
     key: str
     requests: int
     total_tokens: int
-    cost_usd: float
+    cost_usd: float | None = _cost()
+    unpriced_requests: int = _unpriced()
 
 
 class DayPoint(BaseModel):
     day: date
     requests: int
     total_tokens: int
-    cost_usd: float
+    cost_usd: float | None = _cost()
+    unpriced_requests: int = _unpriced()
 
 
 class TopUser(BaseModel):
@@ -116,7 +132,8 @@ class TopUser(BaseModel):
     email: str | None
     requests: int
     total_tokens: int
-    cost_usd: float
+    cost_usd: float | None = _cost()
+    unpriced_requests: int = _unpriced()
 
 
 class Summary(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -143,6 +144,12 @@ def _money(value: Decimal | int | float | None) -> float:
     return float(value or 0)
 
 
+def _cost(value: Decimal | int | float | None, requests: int, unpriced: int) -> float | None:
+    """The priced requests' cost; unknown (None) when every request was unpriced, since the
+    rollups hold 0 for those and a total of $0 would read as free."""
+    return None if requests and unpriced >= requests else _money(value)
+
+
 def _p95(histogram: list[tuple[int, int]]) -> float | None:
     total = sum(count for _, count in histogram)
     if not total:
@@ -155,6 +162,21 @@ def _p95(histogram: list[tuple[int, int]]) -> float | None:
     return repository.bucket_upper_ms(histogram[-1][0])
 
 
+async def _breakdown(
+    db: AsyncSession, scope: uuid.UUID, span: repository.Window, column: Any
+) -> list[Breakdown]:
+    return [
+        Breakdown(
+            key=key or "unknown",
+            requests=r,
+            total_tokens=t,
+            cost_usd=_cost(c, r, int(n)),
+            unpriced_requests=n,
+        )
+        for key, r, t, c, n in await repository.breakdown(db, scope, span, column)
+    ]
+
+
 async def summary(
     db: AsyncSession, user_id: uuid.UUID | None, span: repository.Window, *, top: int = 0
 ) -> Summary:
@@ -163,15 +185,16 @@ async def summary(
     raw = await repository.totals(db, scope, span)
     histogram = await repository.latency_histogram(db, scope, span)
     conversations, messages, files = await repository.created_counts(db, user_id, span)
+    requests, unpriced = int(raw["requests"]), int(raw["unpriced"])
     totals = Totals(
-        requests=int(raw["requests"]),
+        requests=requests,
         errors=int(raw["errors"]),
         input_tokens=int(raw["input_tokens"]),
         output_tokens=int(raw["output_tokens"]),
         cached_tokens=int(raw["cached_tokens"]),
         total_tokens=int(raw["input_tokens"]) + int(raw["output_tokens"]),
-        cost_usd=_money(raw["cost_usd"]),
-        unpriced_requests=int(raw["unpriced"]),
+        cost_usd=_cost(raw["cost_usd"], requests, unpriced),
+        unpriced_requests=unpriced,
         avg_latency_ms=(
             round(int(raw["latency_ms_sum"]) / int(raw["latency_count"]), 1)
             if raw["latency_count"]
@@ -180,23 +203,28 @@ async def summary(
         p95_latency_ms=_p95(histogram),
     )
 
-    by_provider = [
-        Breakdown(key=key or "unknown", requests=r, total_tokens=t, cost_usd=_money(c))
-        for key, r, t, c in await repository.breakdown(db, scope, span, UsageDaily.provider)
-    ]
-    by_model = [
-        Breakdown(key=key or "unknown", requests=r, total_tokens=t, cost_usd=_money(c))
-        for key, r, t, c in await repository.breakdown(db, scope, span, UsageDaily.model)
-    ]
+    by_provider = await _breakdown(db, scope, span, UsageDaily.provider)
+    by_model = await _breakdown(db, scope, span, UsageDaily.model)
     series = [
-        DayPoint(day=day, requests=r, total_tokens=t, cost_usd=_money(c))
-        for day, r, t, c in await repository.daily(db, scope, span)
+        DayPoint(
+            day=day, requests=r, total_tokens=t, cost_usd=_cost(c, r, int(n)), unpriced_requests=n
+        )
+        for day, r, t, c, n in await repository.daily(db, scope, span)
     ]
     leaders = None
     if top:
+        ranked = await repository.top_users(db, span, top)
+        unpriced_of = await repository.unpriced_by_user(db, [row[0] for row in ranked], span)
         leaders = [
-            TopUser(user_id=uid, email=email, requests=r, total_tokens=t, cost_usd=_money(c))
-            for uid, email, r, t, c in await repository.top_users(db, span, top)
+            TopUser(
+                user_id=uid,
+                email=email,
+                requests=r,
+                total_tokens=t,
+                cost_usd=_cost(c, r, unpriced_of.get(uid, 0)),
+                unpriced_requests=unpriced_of.get(uid, 0),
+            )
+            for uid, email, r, t, c in ranked
         ]
     return Summary(
         start=span.start,
