@@ -28,6 +28,7 @@ from convobase.db.session import DbSession
 from convobase.errors import Forbidden
 from convobase.quotas import service as quotas
 from convobase.quotas.schemas import QuotaIn
+from convobase.usage.service import DEFAULT_WINDOW_DAYS
 from convobase.users import repository as users
 from convobase.users import service as user_service
 from convobase.users.schemas import AdminUserUpdateIn
@@ -44,7 +45,11 @@ def _admin(viewer: Viewer) -> None:
 
 @router.get("")
 async def system_usage(
-    request: Request, viewer: PageViewer, db: DbSession, runtime: RuntimeDep, days: Days = 30
+    request: Request,
+    viewer: PageViewer,
+    db: DbSession,
+    runtime: RuntimeDep,
+    days: Days = DEFAULT_WINDOW_DAYS,
 ) -> HTMLResponse:
     _admin(viewer)
     data = await dashboard(db, runtime, None, days, top=10)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from convobase.auth.dependencies import RuntimeDep
 from convobase.console import charts
 from convobase.console.web import PageViewer, render
-from convobase.db.base import utcnow
 from convobase.db.session import DbSession
 from convobase.models.usage import SYSTEM_ID
 from convobase.runtime import Runtime
@@ -22,7 +21,7 @@ from convobase.usage.schemas import Summary
 
 router = APIRouter(prefix="/console/usage", include_in_schema=False)
 
-PERIODS = (7, 30, 90)
+PERIODS = (7, service.DEFAULT_WINDOW_DAYS, 90)
 Days = Annotated[int, Query(ge=1, le=400)]
 
 
@@ -55,9 +54,9 @@ def build_charts(summary: Summary, histogram: list[tuple[int, int]]) -> dict[str
 async def dashboard(
     db: AsyncSession, runtime: Runtime, user_id: uuid.UUID | None, period: int, top: int = 0
 ) -> dict[str, Any]:
-    """A summary for the user (or the whole system, ``None``) over the last ``period`` days."""
-    now = utcnow()
-    span = service.window(runtime.settings, now - timedelta(days=period - 1), now)
+    """A summary for the user (or the whole system, ``None``) over the last ``period`` days:
+    the same window as the API's default (``service.window``) when ``period`` is its default."""
+    span = service.window(runtime.settings, None, None, days=period)
     summary = await service.summary(db, user_id, span, top=top)
     scope = user_id if user_id is not None else SYSTEM_ID
     histogram = await repository.latency_histogram(db, scope, span)
@@ -71,7 +70,11 @@ async def dashboard(
 
 @router.get("")
 async def usage_page(
-    request: Request, viewer: PageViewer, db: DbSession, runtime: RuntimeDep, days: Days = 30
+    request: Request,
+    viewer: PageViewer,
+    db: DbSession,
+    runtime: RuntimeDep,
+    days: Days = service.DEFAULT_WINDOW_DAYS,
 ) -> HTMLResponse:
     data = await dashboard(db, runtime, viewer.user.id, days)
     return render(request, "usage.html", viewer, nav="usage", admin=False, **data)

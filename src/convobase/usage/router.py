@@ -28,8 +28,14 @@ from convobase.usage.schemas import (
 router = APIRouter(prefix="/api/v1/usage", tags=["usage"])
 admin_router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
-Start = Annotated[TimeFilter | None, Query(description="Default: 30 days before end.")]
-End = Annotated[TimeFilter | None, Query(description="Default: now.")]
+Start = Annotated[
+    TimeFilter | None,
+    Query(
+        description=f"Default: the start of the last {service.DEFAULT_WINDOW_DAYS} UTC days "
+        "ending with end's day (end's day included). Whole UTC days are counted."
+    ),
+]
+End = Annotated[TimeFilter | None, Query(description="Default: now (its UTC day included).")]
 Provider = Annotated[str | None, Query(max_length=100)]
 ModelName = Annotated[str | None, Query(max_length=200)]
 StatusFilter = Annotated[str | None, Query(max_length=32)]

@@ -108,14 +108,29 @@ async def record(
     return event
 
 
+# The default range of a summary, in whole UTC days ending with the end's day (today included).
+# The API's default and the console's "Last N days" both come from `window`, so they agree.
+DEFAULT_WINDOW_DAYS = 30
+
+
 def window(
-    settings: Settings, start: datetime | None, end: datetime | None, *, now: datetime | None = None
+    settings: Settings,
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    days: int = DEFAULT_WINDOW_DAYS,
+    now: datetime | None = None,
 ) -> repository.Window:
-    """The UTC day range a summary covers (default: the last 30 days, today included)."""
+    """The UTC day range a summary covers: from ``start``'s day to ``end``'s day (default:
+    today), both whole; without ``start``, the ``days`` UTC days ending with ``end``'s day."""
     now = now or utcnow()
     end_at = (end or now).astimezone(UTC)
-    # The default start never falls before the epoch (no UUIDv7 id, hence no id bound, is).
-    start_at = (start or max(end_at - timedelta(days=30), FILTER_EARLIEST)).astimezone(UTC)
+    if start is None:
+        # Whole UTC days, never before the epoch (no UUIDv7 id, hence no id bound, is).
+        first = max(end_at.date() - timedelta(days=days - 1), FILTER_EARLIEST.date())
+        start_at = datetime.combine(first, time.min, UTC)
+    else:
+        start_at = start.astimezone(UTC)
     errors = []
     if start_at > end_at:
         errors.append({"loc": ["query", "start"], "msg": "start is after end", "type": "range"})
