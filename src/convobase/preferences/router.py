@@ -121,7 +121,13 @@ def _body_doc(schema: dict[str, Any], *media_types: str) -> dict[str, Any]:
 
 
 _PATCH_BODY = _body_doc(
-    {"type": "object", "description": "A partial preferences document; null resets a key."},
+    {
+        "type": "object",
+        "description": "A merge patch of what GET answers, "
+        '`{"preferences": {...}, "version"?: n}` (`updated_at` is ignored; a `version` must '
+        "be the current one, else 409), or of the bare preferences document. "
+        "null resets a key.",
+    },
     MERGE_PATCH,
     JSON,
 )
@@ -145,8 +151,9 @@ async def get_preferences(principal: CurrentPrincipal, db: DbSession) -> Prefere
 async def patch_preferences(
     patch: MergePatch, principal: CurrentPrincipal, db: DbSession
 ) -> PreferencesOut:
-    """JSON merge patch (RFC 7386): objects merge, null resets a key, arrays replace."""
-    return _out(await service.update(db, principal.user.id, patch))
+    """JSON merge patch (RFC 7386) of the resource GET answers or of the bare preferences
+    document: objects merge, null resets a key, arrays replace."""
+    return _out(await service.patch_resource(db, principal.user.id, patch))
 
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT)

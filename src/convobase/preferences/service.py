@@ -20,7 +20,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convobase.db.base import utcnow
-from convobase.errors import NotFound, PayloadTooLarge, ValidationFailed
+from convobase.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from convobase.preferences import repository
 from convobase.preferences.presets import PRESETS
 from convobase.preferences.schemas import MAX_DOCUMENT_BYTES, Preferences
@@ -69,6 +69,54 @@ async def update(db: AsyncSession, user_id: uuid.UUID, patch: Choices) -> Snapsh
     return await _change(db, user_id, lambda current: merge_patch(current, patch), _in_body)
 
 
+# The members of the resource GET answers (PreferencesOut). No preference has these names, so
+# a patch naming any of them is a patch of the resource, not of the bare document.
+RESOURCE_MEMBERS = frozenset({"preferences", "updated_at", "version"})
+
+
+async def patch_resource(db: AsyncSession, user_id: uuid.UUID, patch: Choices) -> Snapshot:
+    """PATCH /preferences: a merge patch of the document GET answers,
+    ``{"preferences": {...}, "updated_at": ..., "version": ...}``, or, as before, of the bare
+    preferences document. In the first form ``updated_at`` is read-only and ignored, and a
+    ``version`` must be the current one (409 ``version_conflict``): a client that sends back
+    what it read, changed, cannot overwrite a change it has not seen."""
+    if not RESOURCE_MEMBERS.intersection(patch):
+        return await update(db, user_id, patch)
+    errors = [
+        {
+            "loc": ["body", key],
+            "msg": "not a member of the preferences resource (preferences go under "
+            "'preferences', or send the bare preferences document)",
+            "type": "extra_forbidden",
+        }
+        for key in patch
+        if key not in RESOURCE_MEMBERS
+    ]
+    document = patch.get("preferences", {})
+    if document is not None and not isinstance(document, dict):
+        message = "Input should be an object"
+        errors.append({"loc": ["body", "preferences"], "msg": message, "type": "dict_type"})
+    version = patch.get("version")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        errors.append(
+            {"loc": ["body", "version"], "msg": "Input should be an integer", "type": "int_type"}
+        )
+    if errors:
+        raise ValidationFailed("Invalid preferences", details={"errors": errors})
+
+    def change(current: Choices) -> Choices:
+        # {"preferences": null} removes every choice, as RFC 7386 removes the member.
+        return {} if document is None else merge_patch(current, document)
+
+    return await _change(
+        db,
+        user_id,
+        change,
+        lambda loc: ["body", "preferences", *map(str, loc)],
+        expected_version=version,
+    )
+
+
 async def set_value(db: AsyncSession, user_id: uuid.UUID, path: str, value: Any) -> Snapshot:
     """Replace the value at a dotted path; null resets it (and everything under it)."""
     keys = resolve(path)
@@ -105,9 +153,21 @@ def _in_body(loc: tuple[str | int, ...]) -> list[str]:
 
 
 async def _change(
-    db: AsyncSession, user_id: uuid.UUID, change: Callable[[Choices], Choices], locate: Locate
+    db: AsyncSession,
+    user_id: uuid.UUID,
+    change: Callable[[Choices], Choices],
+    locate: Locate,
+    *,
+    expected_version: int | None = None,
 ) -> Snapshot:
     row = await repository.lock(db, user_id)
+    if expected_version is not None and expected_version != row.version:
+        raise Conflict(
+            f"The preferences are at version {row.version}, not {expected_version}; "
+            "read them again and re-apply the change",
+            code="version_conflict",
+            details={"version": row.version},
+        )
     current, _ = _sanitised(row.data, user_id)
     choices = change(current)
     try:
