@@ -121,6 +121,11 @@ class MessageMetadata(BaseModel):
     finish_reason: str | None = Field(None, max_length=64)
 
 
+def _check_metadata_size(value: MessageMetadata, name: str = "") -> None:
+    if json_size(value.model_dump(exclude_none=True)) > MAX_METADATA_BYTES:
+        raise ValueError(f"{name}must be at most {MAX_METADATA_BYTES} bytes as JSON")
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -129,17 +134,32 @@ class _Body(BaseModel):
         None, max_length=MAX_CONTENT, description="Shorthand for one text part."
     )
     metadata: MessageMetadata | None = None
+    model: str | None = Field(
+        None,
+        max_length=200,
+        description="The model that wrote it: shorthand for `metadata.model`, where it is "
+        "stored and read back (as in imported local chats).",
+    )
     status: Status | None = None
 
     @field_validator("metadata")
     @classmethod
     def _metadata_size(cls, value: MessageMetadata | None) -> MessageMetadata | None:
-        if (
-            value is not None
-            and json_size(value.model_dump(exclude_none=True)) > MAX_METADATA_BYTES
-        ):
-            raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
+        if value is not None:
+            _check_metadata_size(value)
         return value
+
+    def fold_model(self) -> None:
+        """Put a top-level ``model`` where a message's model lives: ``metadata.model``."""
+        if self.model is None:
+            return
+        if self.metadata is None:
+            self.metadata = MessageMetadata(model=self.model)
+        elif self.metadata.model is None:
+            self.metadata.model = self.model
+            _check_metadata_size(self.metadata, "metadata with the model ")
+        elif self.metadata.model != self.model:
+            raise ValueError("model and metadata.model differ; give the model once")
 
     def resolved_parts(self) -> list[Any] | None:
         if self.parts is not None:
@@ -176,17 +196,21 @@ class MessageCreate(_Body):
         if self.parts is None and self.content is None:
             raise ValueError("parts or content is required")
         self.check_parts()
+        self.fold_model()
         return self
 
 
 class MessageUpdate(_Body):
-    """Editing keeps the previous version in the edit history."""
+    """Editing keeps the previous version in the edit history. ``metadata`` replaces the
+    metadata; ``model`` alone changes only ``metadata.model`` (null removes it)."""
 
     @model_validator(mode="after")
     def _one_thing(self) -> MessageUpdate:
         if self.parts is not None and self.content is not None:
             raise ValueError("give either parts or content, not both")
         self.check_parts()
+        if "metadata" in self.model_fields_set:
+            self.fold_model()
         return self
 
 

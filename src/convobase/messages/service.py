@@ -22,12 +22,14 @@ from convobase.errors import Forbidden, ValidationFailed
 from convobase.files import service as files
 from convobase.messages import repository
 from convobase.messages.schemas import (
+    MAX_METADATA_BYTES,
     FeedbackIn,
     MessageCreate,
     MessageOut,
     MessageUpdate,
     file_ids,
     flatten,
+    json_size,
 )
 from convobase.models import Conversation, Feedback, Message, MessageEdit, User
 from convobase.search import index
@@ -156,7 +158,19 @@ async def edit(
     parts = data.resolved_parts()
     if parts is not None:
         await files.check_references(db, user, file_ids(parts))
-    if parts is not None or "metadata" in fields:
+    meta: dict[str, Any] | None = None
+    if "metadata" in fields:
+        meta = data.metadata.model_dump(exclude_none=True) if data.metadata else {}
+    elif "model" in fields:  # only the model: the rest of the metadata stays
+        meta = {k: v for k, v in message.meta.items() if k != "model"}
+        if data.model is not None:
+            meta["model"] = data.model
+        if json_size(meta) > MAX_METADATA_BYTES:
+            raise ValidationFailed(
+                f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON",
+                details={"errors": [{"loc": ["body", "model"], "msg": "metadata too large"}]},
+            )
+    if parts is not None or meta is not None:
         db.add(
             MessageEdit(
                 message_id=message.id,
@@ -170,8 +184,8 @@ async def edit(
     if parts is not None:
         message.parts = _parts_json(parts)
         message.content = flatten(parts)
-    if "metadata" in fields:
-        message.meta = data.metadata.model_dump(exclude_none=True) if data.metadata else {}
+    if meta is not None:
+        message.meta = meta
     if data.status is not None:
         message.status = data.status
     message.updated_at = utcnow()
