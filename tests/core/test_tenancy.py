@@ -79,6 +79,9 @@ GLOBAL_ROUTES = {
     # A share link's token is its own secret (unknown, revoked, expired: 404; tests/sharing/).
     ("GET", "/api/v1/shared/{token}"),
     ("GET", "/s/{token}"),
+    # A file of a link share: the token, then a per-share HMAC of a file its messages show
+    # (any other file, or another share's ref: 404; tests/sharing/test_page_rendering.py).
+    ("GET", "/s/{token}/files/{ref}"),
 }
 
 
