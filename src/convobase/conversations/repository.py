@@ -1,7 +1,8 @@
 """Queries on conversations, always through the tenancy helper.
 
 Owner-only actions use ``get`` (owned_by); reads and appends that a share's recipient may do
-use ``get_accessible``, and the list shows owned and shared conversations (accessible_by).
+use ``get_accessible``, and the list shows owned and shared conversations (``owned_by`` and
+``shared_with``, merged; ``accessible_by`` for its count).
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, delete, exists, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, delete, exists, func, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from convobase.db.tenancy import (
     Access,
@@ -22,6 +24,7 @@ from convobase.db.tenancy import (
     get_owned,
     owned_by,
     shared_permissions,
+    shared_with,
 )
 from convobase.errors import NotFound
 from convobase.models import Conversation, ConversationTag
@@ -76,15 +79,16 @@ async def permissions(
     return {c.id: "owner" if c.user_id == user_id else shared.get(c.id, "read") for c in rows}
 
 
-def _filtered(
-    stmt: SelectT, user_id: uuid.UUID, where: ConversationFilter, now: datetime
-) -> SelectT:
-    # Owned and shared with the user; the filters apply to the fields as the owner set them.
-    stmt = accessible_by(stmt, user_id, now)
+def _flags_filtered(stmt: SelectT, where: ConversationFilter) -> SelectT:
+    # The filters apply to the fields as the owner set them (on shared conversations too).
     if where.archived is not None:
-        stmt = stmt.where(Conversation.archived.is_(where.archived))
+        stmt = stmt.where(Conversation.archived == where.archived)
     if where.pinned is not None:
-        stmt = stmt.where(Conversation.pinned.is_(where.pinned))
+        stmt = stmt.where(Conversation.pinned == where.pinned)
+    return stmt
+
+
+def _other_filtered(stmt: SelectT, where: ConversationFilter) -> SelectT:
     if where.domain is not None:
         stmt = stmt.where(Conversation.domain == where.domain)
     if where.tag is not None:
@@ -98,6 +102,54 @@ def _filtered(
     return stmt
 
 
+def _flag_values(value: bool | None) -> tuple[bool, ...]:
+    return (False, True) if value is None else (value,)
+
+
+def page_statement(
+    user_id: uuid.UUID,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+    where: ConversationFilter,
+    now: datetime,
+    dialect: str,
+) -> Select[Conversation]:
+    """One page of the list, newest activity first, keyset on (last_activity_at, id).
+
+    A UNION ALL of index walks merged in list order: the user's own conversations as one walk
+    of ix_conversations_user_list per (archived, pinned) pair the filters allow (each range is
+    already in list order), and the conversations shared with them (found through their live
+    shares, then sorted: the only sort, over what is shared with them, never their own). The
+    merge stops at ``limit`` rows, so a page's cost does not grow with the conversations owned.
+    """
+    arms = [
+        owned_by(select(Conversation), Conversation, user_id).where(
+            Conversation.archived == archived, Conversation.pinned == pinned
+        )
+        for archived in _flag_values(where.archived)
+        for pinned in _flag_values(where.pinned)
+    ]
+    arms.append(_flags_filtered(shared_with(select(Conversation), user_id, now), where))
+    arms = [_other_filtered(arm, where) for arm in arms]
+    if after is not None:
+        keyset = tuple_(Conversation.last_activity_at, Conversation.id) < tuple_(*after)
+        arms = [arm.where(keyset) for arm in arms]
+    if dialect == "postgresql":
+        # PostgreSQL merges (Merge Append) only arms it knows to be ordered, and an arm's own
+        # equality on the index's leading columns does not tell it so: each arm is cut to a
+        # page in its own subquery (an index walk of at most ``limit`` rows), then merged.
+        # SQLite merges the bare arms lazily (MERGE (UNION ALL)), reading only what it keeps.
+        arms = [arm.order_by(*_list_order(Conversation)).limit(limit) for arm in arms]
+    # Ordered outside the UNION ALL, which both engines then plan as a merge of the arms.
+    listed = aliased(Conversation, union_all(*arms).subquery("listed"))
+    return select(listed).order_by(*_list_order(listed)).limit(limit)
+
+
+def _list_order(entity: Any) -> tuple[ColumnElement[Any], ...]:
+    return (entity.last_activity_at.desc(), entity.id.desc())
+
+
 async def page(
     db: AsyncSession,
     user_id: uuid.UUID,
@@ -107,21 +159,17 @@ async def page(
     where: ConversationFilter,
     now: datetime,
 ) -> list[Conversation]:
-    """Newest activity first; keyset on (last_activity_at, id)."""
-    stmt = (
-        _filtered(select(Conversation), user_id, where, now)
-        .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
-        .limit(limit)
-    )
-    if after is not None:
-        stmt = stmt.where(tuple_(Conversation.last_activity_at, Conversation.id) < tuple_(*after))
+    """Owned and shared conversations, newest activity first (see ``page_statement``)."""
+    dialect = db.get_bind().dialect.name
+    stmt = page_statement(user_id, limit=limit, after=after, where=where, now=now, dialect=dialect)
     return list((await db.execute(stmt)).scalars())
 
 
 async def count(
     db: AsyncSession, user_id: uuid.UUID, where: ConversationFilter, now: datetime
 ) -> int:
-    stmt = _filtered(select(func.count()).select_from(Conversation), user_id, where, now)
+    stmt = accessible_by(select(func.count()).select_from(Conversation), user_id, now)
+    stmt = _other_filtered(_flags_filtered(stmt, where), where)
     return int((await db.execute(stmt)).scalar_one())
 
 

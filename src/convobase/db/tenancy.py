@@ -2,7 +2,8 @@
 
 A row that belongs to someone else is simply not found (404), never "forbidden".
 The one exception to "owned" is a conversation shared with a named user: ``accessible_by`` and
-``get_accessible`` widen the owner filter to "owned, or shared with me by a live user share".
+``get_accessible`` widen the owner filter to "owned, or shared with me by a live user share";
+``shared_with`` is that second half on its own.
 """
 
 from __future__ import annotations
@@ -76,6 +77,16 @@ def _accessible(user_id: uuid.UUID, now: datetime) -> ColumnElement[bool]:
 def accessible_by(stmt: SelectT, user_id: uuid.UUID, now: datetime) -> SelectT:
     """Restrict ``stmt`` to the conversations ``user_id`` owns or has been shared (user share)."""
     return stmt.where(_accessible(user_id, now))
+
+
+def shared_with(stmt: SelectT, user_id: uuid.UUID, now: datetime) -> SelectT:
+    """Restrict ``stmt`` to the conversations shared with ``user_id`` that they do not own.
+
+    ``owned_by`` and ``shared_with`` split ``accessible_by`` into two disjoint halves, so a
+    query can walk each through its own index (the conversation list merges the two)."""
+    return stmt.where(
+        Conversation.id.in_(_live_user_shares(user_id, now)), Conversation.user_id != user_id
+    )
 
 
 @dataclass(frozen=True, slots=True)
