@@ -130,7 +130,8 @@ def page_statement(
         for archived in _flag_values(where.archived)
         for pinned in _flag_values(where.pinned)
     ]
-    arms.append(_flags_filtered(shared_with(select(Conversation), user_id, now), where))
+    shared = shared_with(select(Conversation), user_id, now, dialect=dialect)
+    arms.append(_flags_filtered(shared, where))
     arms = [_other_filtered(arm, where) for arm in arms]
     if after is not None:
         keyset = tuple_(Conversation.last_activity_at, Conversation.id) < tuple_(*after)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, any_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -79,14 +79,21 @@ def accessible_by(stmt: SelectT, user_id: uuid.UUID, now: datetime) -> SelectT:
     return stmt.where(_accessible(user_id, now))
 
 
-def shared_with(stmt: SelectT, user_id: uuid.UUID, now: datetime) -> SelectT:
+def shared_with(stmt: SelectT, user_id: uuid.UUID, now: datetime, *, dialect: str) -> SelectT:
     """Restrict ``stmt`` to the conversations shared with ``user_id`` that they do not own.
 
     ``owned_by`` and ``shared_with`` split ``accessible_by`` into two disjoint halves, so a
-    query can walk each through its own index (the conversation list merges the two)."""
-    return stmt.where(
-        Conversation.id.in_(_live_user_shares(user_id, now)), Conversation.user_id != user_id
-    )
+    query can walk each through its own index (the conversation list merges the two). Either
+    way the conversations are found from the user's live shares, one primary-key lookup each,
+    so the cost follows what is shared with the user, never the size of the table."""
+    shared_ids = _live_user_shares(user_id, now)
+    if dialect == "postgresql":
+        # Left to choose, PostgreSQL may merge- or hash-join the shares against a scan of all
+        # conversations; an array of ids, computed once (an InitPlan), is looked up by key.
+        found = Conversation.id == any_(func.array(shared_ids.scalar_subquery()))
+    else:
+        found = Conversation.id.in_(shared_ids)  # SQLite: the list, then key lookups
+    return stmt.where(found, Conversation.user_id != user_id)
 
 
 @dataclass(frozen=True, slots=True)
