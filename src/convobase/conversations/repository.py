@@ -7,15 +7,31 @@ use ``get_accessible``, and the list shows owned and shared conversations (``own
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, delete, exists, func, select, tuple_, union_all
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Uuid,
+    bindparam,
+    delete,
+    exists,
+    func,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from convobase.db.base import UTCDateTime
 from convobase.db.tenancy import (
     Access,
     Permission,
@@ -88,15 +104,17 @@ def _flags_filtered(stmt: SelectT, where: ConversationFilter) -> SelectT:
     return stmt
 
 
-def _other_filtered(stmt: SelectT, where: ConversationFilter) -> SelectT:
-    if where.domain is not None:
-        stmt = stmt.where(Conversation.domain == where.domain)
-    if where.tag is not None:
+def _other_filtered(
+    stmt: SelectT, domain: str | BindParameter[str] | None, tag: str | BindParameter[str] | None
+) -> SelectT:
+    if domain is not None:
+        stmt = stmt.where(Conversation.domain == domain)
+    if tag is not None:
         stmt = stmt.where(
             exists().where(
                 ConversationTag.conversation_id == Conversation.id,
                 ConversationTag.user_id == Conversation.user_id,
-                ConversationTag.tag == where.tag,
+                ConversationTag.tag == tag,
             )
         )
     return stmt
@@ -106,13 +124,14 @@ def _flag_values(value: bool | None) -> tuple[bool, ...]:
     return (False, True) if value is None else (value,)
 
 
+@functools.lru_cache(maxsize=128)
 def page_statement(
-    user_id: uuid.UUID,
+    archived: bool | None,
+    pinned: bool | None,
     *,
-    limit: int,
-    after: tuple[datetime, uuid.UUID] | None,
-    where: ConversationFilter,
-    now: datetime,
+    by_domain: bool,
+    by_tag: bool,
+    paged: bool,
     dialect: str,
 ) -> Select[Conversation]:
     """One page of the list, newest activity first, keyset on (last_activity_at, id).
@@ -122,20 +141,31 @@ def page_statement(
     already in list order), and the conversations shared with them (found through their live
     shares, then sorted: the only sort, over what is shared with them, never their own). The
     merge stops at ``limit`` rows, so a page's cost does not grow with the conversations owned.
+
+    Built once per shape (which filters, first or later page, engine) with the values as
+    parameters (``page_parameters``): building this statement costs about as much as running it.
     """
+    user_id = bindparam("user_id", type_=Uuid())
     arms = [
         owned_by(select(Conversation), Conversation, user_id).where(
-            Conversation.archived == archived, Conversation.pinned == pinned
+            Conversation.archived == is_archived, Conversation.pinned == is_pinned
         )
-        for archived in _flag_values(where.archived)
-        for pinned in _flag_values(where.pinned)
+        for is_archived in _flag_values(archived)
+        for is_pinned in _flag_values(pinned)
     ]
+    now = bindparam("now", type_=UTCDateTime())
     shared = shared_with(select(Conversation), user_id, now, dialect=dialect)
-    arms.append(_flags_filtered(shared, where))
-    arms = [_other_filtered(arm, where) for arm in arms]
-    if after is not None:
-        keyset = tuple_(Conversation.last_activity_at, Conversation.id) < tuple_(*after)
+    arms.append(_flags_filtered(shared, ConversationFilter(archived=archived, pinned=pinned)))
+    domain = bindparam("domain", type_=String()) if by_domain else None
+    tag = bindparam("tag", type_=String()) if by_tag else None
+    arms = [_other_filtered(arm, domain, tag) for arm in arms]
+    if paged:
+        after = tuple_(
+            bindparam("after_at", type_=UTCDateTime()), bindparam("after_id", type_=Uuid())
+        )
+        keyset = tuple_(Conversation.last_activity_at, Conversation.id) < after
         arms = [arm.where(keyset) for arm in arms]
+    limit = bindparam("limit", type_=Integer())
     if dialect == "postgresql":
         # PostgreSQL merges (Merge Append) only arms it knows to be ordered, and an arm's own
         # equality on the index's leading columns does not tell it so: each arm is cut to a
@@ -151,6 +181,25 @@ def _list_order(entity: Any) -> tuple[ColumnElement[Any], ...]:
     return (entity.last_activity_at.desc(), entity.id.desc())
 
 
+def page_parameters(
+    user_id: uuid.UUID,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+    where: ConversationFilter,
+    now: datetime,
+) -> dict[str, Any]:
+    """The values ``page_statement`` runs with."""
+    values: dict[str, Any] = {"user_id": user_id, "now": now, "limit": limit}
+    if after is not None:
+        values["after_at"], values["after_id"] = after
+    if where.domain is not None:
+        values["domain"] = where.domain
+    if where.tag is not None:
+        values["tag"] = where.tag
+    return values
+
+
 async def page(
     db: AsyncSession,
     user_id: uuid.UUID,
@@ -161,16 +210,23 @@ async def page(
     now: datetime,
 ) -> list[Conversation]:
     """Owned and shared conversations, newest activity first (see ``page_statement``)."""
-    dialect = db.get_bind().dialect.name
-    stmt = page_statement(user_id, limit=limit, after=after, where=where, now=now, dialect=dialect)
-    return list((await db.execute(stmt)).scalars())
+    stmt = page_statement(
+        where.archived,
+        where.pinned,
+        by_domain=where.domain is not None,
+        by_tag=where.tag is not None,
+        paged=after is not None,
+        dialect=db.get_bind().dialect.name,
+    )
+    values = page_parameters(user_id, limit=limit, after=after, where=where, now=now)
+    return list((await db.execute(stmt, values)).scalars())
 
 
 async def count(
     db: AsyncSession, user_id: uuid.UUID, where: ConversationFilter, now: datetime
 ) -> int:
     stmt = accessible_by(select(func.count()).select_from(Conversation), user_id, now)
-    stmt = _other_filtered(_flags_filtered(stmt, where), where)
+    stmt = _other_filtered(_flags_filtered(stmt, where), where.domain, where.tag)
     return int((await db.execute(stmt)).scalar_one())
 
 

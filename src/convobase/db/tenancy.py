@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Select, any_, func, or_, select
+from sqlalchemy import BindParameter, ColumnElement, Select, any_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -29,9 +29,12 @@ class Owned(Protocol):
 
 OwnedT = TypeVar("OwnedT", bound=Owned)
 SelectT = TypeVar("SelectT", bound=Select[Any])
+# A user id or moment given now, or a parameter bound at execution (for prebuilt statements).
+UserRef = uuid.UUID | BindParameter[uuid.UUID]
+Moment = datetime | BindParameter[datetime]
 
 
-def owned_by(stmt: SelectT, model: type[Owned], user_id: uuid.UUID) -> SelectT:
+def owned_by(stmt: SelectT, model: type[Owned], user_id: UserRef) -> SelectT:
     """Restrict ``stmt`` to the rows of ``model`` that ``user_id`` owns."""
     column: InstrumentedAttribute[uuid.UUID] = model.user_id
     return stmt.where(column == user_id)
@@ -56,7 +59,7 @@ async def get_owned(
 Permission = Literal["owner", "write", "read"]
 
 
-def _live_user_shares(user_id: uuid.UUID, now: datetime) -> Select[uuid.UUID]:
+def _live_user_shares(user_id: UserRef, now: Moment) -> Select[uuid.UUID]:
     """Ids of the conversations shared with ``user_id`` (unrevoked, unexpired user shares);
     served by the index ix_shares_recipient_conversation."""
     return select(Share.conversation_id).where(
@@ -79,7 +82,7 @@ def accessible_by(stmt: SelectT, user_id: uuid.UUID, now: datetime) -> SelectT:
     return stmt.where(_accessible(user_id, now))
 
 
-def shared_with(stmt: SelectT, user_id: uuid.UUID, now: datetime, *, dialect: str) -> SelectT:
+def shared_with(stmt: SelectT, user_id: UserRef, now: Moment, *, dialect: str) -> SelectT:
     """Restrict ``stmt`` to the conversations shared with ``user_id`` that they do not own.
 
     ``owned_by`` and ``shared_with`` split ``accessible_by`` into two disjoint halves, so a
