@@ -137,7 +137,8 @@ def run(*, engine: str, scale: float, seconds: int, rounds: int) -> dict[str, An
                 result = _measure(
                     engine, client, base, echo_base, loaded, rng, seconds=seconds, rounds=rounds
                 )
-                heavy_rows, heavy_checks = _measure_heavy_lists(client, heavy, rng)
+                baseline = _login(client, loaded.users[0][1])
+                heavy_rows, heavy_checks = _measure_heavy_lists(client, heavy, baseline, rng)
     result["rows"][3:3] = heavy_rows  # after the other reads
     result["checks"] += heavy_checks
     result["dataset"] = {
@@ -163,9 +164,13 @@ def _login(client: httpx.Client, email: str) -> dict[str, str]:
 
 
 def _measure_heavy_lists(
-    client: httpx.Client, heavy: dataset.HeavyUser, rng: random.Random
+    client: httpx.Client,
+    heavy: dataset.HeavyUser,
+    baseline: dict[str, str],
+    rng: random.Random,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The heavy user's list pages, the kinds taken in turn (so noise spreads over all)."""
+    """The heavy user's list pages, the kinds taken in turn (so noise spreads over all), with
+    a 100-conversation user's first page in the same turns as the baseline."""
     headers = _login(client, heavy.email)
     url = "/api/v1/conversations"
     cursor = None
@@ -174,7 +179,7 @@ def _measure_heavy_lists(
             url, params={"limit": 50, **({"cursor": cursor} if cursor else {})}, headers=headers
         ).json()
         cursor = page["next_cursor"]
-    queries = {
+    queries: dict[str, dict[str, Any]] = {
         "heavy user: list page (50)": {"limit": 50},
         f"heavy user: page {DEEP_PAGES + 1} (cursor)": {"limit": 50, "cursor": cursor},
         "heavy user: pinned (50)": {"limit": 50, "pinned": "true"},
@@ -188,10 +193,15 @@ def _measure_heavy_lists(
         shared_seen += sum(c["shared"] for c in data)
     if not shared_seen:
         raise RuntimeError("no shared conversation on the heavy user's pages")
-    samples: dict[str, list[float]] = {name: [] for name in queries}
+    requests = [(name, params, headers) for name, params in queries.items()]
+    baseline_name = "baseline: 100-conversation user, list page (50), same turns"
+    requests.append((baseline_name, {"limit": 50}, baseline))
+    samples: dict[str, list[float]] = {name: [] for name, _, _ in requests}
     for _ in range(SAMPLES):
-        for name, params in rng.sample(list(queries.items()), len(queries)):
-            samples[name].append(timed(lambda p=params: client.get(url, params=p, headers=headers)))
+        for name, params, who in rng.sample(requests, len(requests)):
+            samples[name].append(
+                timed(lambda p=params, h=who: client.get(url, params=p, headers=h))
+            )
     rows = [
         {
             "metric": name,
@@ -209,6 +219,7 @@ def _measure_heavy_lists(
             "ok": p(values, 95) <= 10,
         }
         for name, values in samples.items()
+        if name != baseline_name
     ]
     return rows, checks
 

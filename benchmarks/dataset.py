@@ -11,6 +11,7 @@ import asyncio
 import random
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -189,7 +190,7 @@ async def load(
     )
 
 
-def _shared_sample(rng: random.Random, newest_first: list[Any], count: int) -> list[Any]:
+def _shared_sample(rng: random.Random, newest_first: Sequence[Any], count: int) -> list[Any]:
     """``count`` conversations at random, a tenth of them among the newest (the first page)."""
     recent = rng.sample(newest_first[:200], min(count // 10, 200, len(newest_first)))
     rest = newest_first[200:]
@@ -258,7 +259,7 @@ async def load_heavy_user(
         ],
     )
     moments = sorted(first + timedelta(seconds=rng.uniform(0, span)) for _ in range(conversations))
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": new_id(),
             "user_id": user_id,
