@@ -11,15 +11,16 @@ import asyncio
 import random
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from convobase.db.base import new_id
-from convobase.models import Conversation, Message, SearchDoc, User
+from convobase.models import Conversation, Message, SearchDoc, Share, User
 from convobase.search.index import owner_token
 
 WORDS = (
@@ -186,6 +187,119 @@ async def load(
         time.perf_counter() - started,
         total_conversations,
         total_messages,
+    )
+
+
+def _shared_sample(rng: random.Random, newest_first: Sequence[Any], count: int) -> list[Any]:
+    """``count`` conversations at random, a tenth of them among the newest (the first page)."""
+    recent = rng.sample(newest_first[:200], min(count // 10, 200, len(newest_first)))
+    rest = newest_first[200:]
+    return recent + rng.sample(rest, min(count - len(recent), len(rest)))
+
+
+@dataclass
+class HeavyUser:
+    email: str
+    conversations: int  # their own
+    shared: int  # other users' conversations shared with them
+    pinned: int
+    archived: int
+    seconds: float
+
+
+async def load_heavy_user(
+    url: str,
+    *,
+    conversations: int,
+    shared: int,
+    password_hash: str,
+    seed: int = 13,
+) -> HeavyUser:
+    """One more user, owning ``conversations`` (1% pinned, 10% archived) and ``shared`` others'.
+
+    Run after ``load``: their conversations' activity is spread over the same period as the
+    loaded ones, and the shared ones are picked at random among those, so owned and shared
+    conversations interleave on every page. Conversations only, with titles and no messages
+    (the list reads no messages), inserted in large batches."""
+    rng = random.Random(seed)
+    engine = create_async_engine(url)
+    started = time.perf_counter()
+    async with engine.connect() as conn:
+        first, last = (
+            await conn.execute(
+                select(
+                    func.min(Conversation.last_activity_at), func.max(Conversation.last_activity_at)
+                )
+            )
+        ).one()
+        others = (
+            await conn.execute(
+                select(Conversation.id, Conversation.user_id).order_by(
+                    Conversation.last_activity_at.desc()
+                )
+            )
+        ).all()
+    span = (last - first).total_seconds()
+    user_id = new_id()
+    email = "heavy@example.com"
+    await _insert(
+        engine,
+        User.__table__,
+        [
+            {
+                "id": user_id,
+                "email": email,
+                "name": "Heavy",
+                "role": "user",
+                "disabled": False,
+                "password_hash": password_hash,
+                "created_at": first,
+                "updated_at": first,
+            }
+        ],
+    )
+    moments = sorted(first + timedelta(seconds=rng.uniform(0, span)) for _ in range(conversations))
+    rows: list[dict[str, Any]] = [
+        {
+            "id": new_id(),
+            "user_id": user_id,
+            "title": sentence(rng, 2, 6),
+            "settings": {},
+            "tags": [],
+            "pinned": rng.random() < 0.01,
+            "archived": rng.random() < 0.10,
+            "message_count": 0,
+            "last_activity_at": moment,
+            "created_at": moment,
+            "updated_at": moment,
+        }
+        for moment in moments
+    ]
+    for start in range(0, len(rows), BATCH):
+        await _insert(engine, Conversation.__table__, rows[start : start + BATCH])
+    shares = [
+        {
+            "id": new_id(),
+            "conversation_id": conversation_id,
+            "user_id": owner_id,
+            "kind": "user",
+            "mode": "live",
+            "permission": rng.choice(("read", "write")),
+            "recipient_id": user_id,
+            "created_at": last,
+        }
+        for conversation_id, owner_id in _shared_sample(rng, others, shared)
+    ]
+    for start in range(0, len(shares), BATCH):
+        await _insert(engine, Share.__table__, shares[start : start + BATCH])
+    await engine.dispose()
+    return HeavyUser(
+        email=email,
+        conversations=len(rows),
+        shared=len(shares),
+        pinned=sum(r["pinned"] for r in rows),
+        archived=sum(r["archived"] for r in rows),
+        seconds=time.perf_counter() - started,
     )
 
 

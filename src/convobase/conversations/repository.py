@@ -1,19 +1,37 @@
 """Queries on conversations, always through the tenancy helper.
 
 Owner-only actions use ``get`` (owned_by); reads and appends that a share's recipient may do
-use ``get_accessible``, and the list shows owned and shared conversations (accessible_by).
+use ``get_accessible``, and the list shows owned and shared conversations (``owned_by`` and
+``shared_with``, merged; ``accessible_by`` for its count).
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, delete, exists, func, select, tuple_
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Uuid,
+    bindparam,
+    delete,
+    exists,
+    func,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
+from convobase.db.base import UTCDateTime
 from convobase.db.tenancy import (
     Access,
     Permission,
@@ -22,6 +40,7 @@ from convobase.db.tenancy import (
     get_owned,
     owned_by,
     shared_permissions,
+    shared_with,
 )
 from convobase.errors import NotFound
 from convobase.models import Conversation, ConversationTag
@@ -76,26 +95,109 @@ async def permissions(
     return {c.id: "owner" if c.user_id == user_id else shared.get(c.id, "read") for c in rows}
 
 
-def _filtered(
-    stmt: SelectT, user_id: uuid.UUID, where: ConversationFilter, now: datetime
-) -> SelectT:
-    # Owned and shared with the user; the filters apply to the fields as the owner set them.
-    stmt = accessible_by(stmt, user_id, now)
+def _flags_filtered(stmt: SelectT, where: ConversationFilter) -> SelectT:
+    # The filters apply to the fields as the owner set them (on shared conversations too).
     if where.archived is not None:
-        stmt = stmt.where(Conversation.archived.is_(where.archived))
+        stmt = stmt.where(Conversation.archived == where.archived)
     if where.pinned is not None:
-        stmt = stmt.where(Conversation.pinned.is_(where.pinned))
-    if where.domain is not None:
-        stmt = stmt.where(Conversation.domain == where.domain)
-    if where.tag is not None:
+        stmt = stmt.where(Conversation.pinned == where.pinned)
+    return stmt
+
+
+def _other_filtered(
+    stmt: SelectT, domain: str | BindParameter[str] | None, tag: str | BindParameter[str] | None
+) -> SelectT:
+    if domain is not None:
+        stmt = stmt.where(Conversation.domain == domain)
+    if tag is not None:
         stmt = stmt.where(
             exists().where(
                 ConversationTag.conversation_id == Conversation.id,
                 ConversationTag.user_id == Conversation.user_id,
-                ConversationTag.tag == where.tag,
+                ConversationTag.tag == tag,
             )
         )
     return stmt
+
+
+def _flag_values(value: bool | None) -> tuple[bool, ...]:
+    return (False, True) if value is None else (value,)
+
+
+@functools.lru_cache(maxsize=128)
+def page_statement(
+    archived: bool | None,
+    pinned: bool | None,
+    *,
+    by_domain: bool,
+    by_tag: bool,
+    paged: bool,
+    dialect: str,
+) -> Select[Conversation]:
+    """One page of the list, newest activity first, keyset on (last_activity_at, id).
+
+    A UNION ALL of index walks merged in list order: the user's own conversations as one walk
+    of ix_conversations_user_list per (archived, pinned) pair the filters allow (each range is
+    already in list order), and the conversations shared with them (found through their live
+    shares, then sorted: the only sort, over what is shared with them, never their own). The
+    merge stops at ``limit`` rows, so a page's cost does not grow with the conversations owned.
+
+    Built once per shape (which filters, first or later page, engine) with the values as
+    parameters (``page_parameters``): building this statement costs about as much as running it.
+    """
+    user_id = bindparam("user_id", type_=Uuid())
+    arms = [
+        owned_by(select(Conversation), Conversation, user_id).where(
+            Conversation.archived == is_archived, Conversation.pinned == is_pinned
+        )
+        for is_archived in _flag_values(archived)
+        for is_pinned in _flag_values(pinned)
+    ]
+    now = bindparam("now", type_=UTCDateTime())
+    shared = shared_with(select(Conversation), user_id, now, dialect=dialect)
+    arms.append(_flags_filtered(shared, ConversationFilter(archived=archived, pinned=pinned)))
+    domain = bindparam("domain", type_=String()) if by_domain else None
+    tag = bindparam("tag", type_=String()) if by_tag else None
+    arms = [_other_filtered(arm, domain, tag) for arm in arms]
+    if paged:
+        after = tuple_(
+            bindparam("after_at", type_=UTCDateTime()), bindparam("after_id", type_=Uuid())
+        )
+        keyset = tuple_(Conversation.last_activity_at, Conversation.id) < after
+        arms = [arm.where(keyset) for arm in arms]
+    limit = bindparam("limit", type_=Integer())
+    if dialect == "postgresql":
+        # PostgreSQL merges (Merge Append) only arms it knows to be ordered, and an arm's own
+        # equality on the index's leading columns does not tell it so: each arm is cut to a
+        # page in its own subquery (an index walk of at most ``limit`` rows), then merged.
+        # SQLite merges the bare arms lazily (MERGE (UNION ALL)), reading only what it keeps.
+        arms = [arm.order_by(*_list_order(Conversation)).limit(limit) for arm in arms]
+    # Ordered outside the UNION ALL, which both engines then plan as a merge of the arms.
+    listed = aliased(Conversation, union_all(*arms).subquery("listed"))
+    return select(listed).order_by(*_list_order(listed)).limit(limit)
+
+
+def _list_order(entity: Any) -> tuple[ColumnElement[Any], ...]:
+    return (entity.last_activity_at.desc(), entity.id.desc())
+
+
+def page_parameters(
+    user_id: uuid.UUID,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+    where: ConversationFilter,
+    now: datetime,
+) -> dict[str, Any]:
+    """The values ``page_statement`` runs with."""
+    values: dict[str, Any] = {"user_id": user_id, "now": now, "limit": limit}
+    if after is not None:
+        values["after_at"], values["after_id"] = after
+    if where.domain is not None:
+        values["domain"] = where.domain
+    if where.tag is not None:
+        values["tag"] = where.tag
+    return values
 
 
 async def page(
@@ -107,21 +209,24 @@ async def page(
     where: ConversationFilter,
     now: datetime,
 ) -> list[Conversation]:
-    """Newest activity first; keyset on (last_activity_at, id)."""
-    stmt = (
-        _filtered(select(Conversation), user_id, where, now)
-        .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
-        .limit(limit)
+    """Owned and shared conversations, newest activity first (see ``page_statement``)."""
+    stmt = page_statement(
+        where.archived,
+        where.pinned,
+        by_domain=where.domain is not None,
+        by_tag=where.tag is not None,
+        paged=after is not None,
+        dialect=db.get_bind().dialect.name,
     )
-    if after is not None:
-        stmt = stmt.where(tuple_(Conversation.last_activity_at, Conversation.id) < tuple_(*after))
-    return list((await db.execute(stmt)).scalars())
+    values = page_parameters(user_id, limit=limit, after=after, where=where, now=now)
+    return list((await db.execute(stmt, values)).scalars())
 
 
 async def count(
     db: AsyncSession, user_id: uuid.UUID, where: ConversationFilter, now: datetime
 ) -> int:
-    stmt = _filtered(select(func.count()).select_from(Conversation), user_id, where, now)
+    stmt = accessible_by(select(func.count()).select_from(Conversation), user_id, now)
+    stmt = _other_filtered(_flags_filtered(stmt, where), where.domain, where.tag)
     return int((await db.execute(stmt)).scalar_one())
 
 

@@ -2,7 +2,8 @@
 
 A row that belongs to someone else is simply not found (404), never "forbidden".
 The one exception to "owned" is a conversation shared with a named user: ``accessible_by`` and
-``get_accessible`` widen the owner filter to "owned, or shared with me by a live user share".
+``get_accessible`` widen the owner filter to "owned, or shared with me by a live user share";
+``shared_with`` is that second half on its own.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import BindParameter, ColumnElement, Select, any_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -28,9 +29,12 @@ class Owned(Protocol):
 
 OwnedT = TypeVar("OwnedT", bound=Owned)
 SelectT = TypeVar("SelectT", bound=Select[Any])
+# A user id or moment given now, or a parameter bound at execution (for prebuilt statements).
+UserRef = uuid.UUID | BindParameter[uuid.UUID]
+Moment = datetime | BindParameter[datetime]
 
 
-def owned_by(stmt: SelectT, model: type[Owned], user_id: uuid.UUID) -> SelectT:
+def owned_by(stmt: SelectT, model: type[Owned], user_id: UserRef) -> SelectT:
     """Restrict ``stmt`` to the rows of ``model`` that ``user_id`` owns."""
     column: InstrumentedAttribute[uuid.UUID] = model.user_id
     return stmt.where(column == user_id)
@@ -55,7 +59,7 @@ async def get_owned(
 Permission = Literal["owner", "write", "read"]
 
 
-def _live_user_shares(user_id: uuid.UUID, now: datetime) -> Select[uuid.UUID]:
+def _live_user_shares(user_id: UserRef, now: Moment) -> Select[uuid.UUID]:
     """Ids of the conversations shared with ``user_id`` (unrevoked, unexpired user shares);
     served by the index ix_shares_recipient_conversation."""
     return select(Share.conversation_id).where(
@@ -76,6 +80,23 @@ def _accessible(user_id: uuid.UUID, now: datetime) -> ColumnElement[bool]:
 def accessible_by(stmt: SelectT, user_id: uuid.UUID, now: datetime) -> SelectT:
     """Restrict ``stmt`` to the conversations ``user_id`` owns or has been shared (user share)."""
     return stmt.where(_accessible(user_id, now))
+
+
+def shared_with(stmt: SelectT, user_id: UserRef, now: Moment, *, dialect: str) -> SelectT:
+    """Restrict ``stmt`` to the conversations shared with ``user_id`` that they do not own.
+
+    ``owned_by`` and ``shared_with`` split ``accessible_by`` into two disjoint halves, so a
+    query can walk each through its own index (the conversation list merges the two). Either
+    way the conversations are found from the user's live shares, one primary-key lookup each,
+    so the cost follows what is shared with the user, never the size of the table."""
+    shared_ids = _live_user_shares(user_id, now)
+    if dialect == "postgresql":
+        # Left to choose, PostgreSQL may merge- or hash-join the shares against a scan of all
+        # conversations; an array of ids, computed once (an InitPlan), is looked up by key.
+        found = Conversation.id == any_(func.array(shared_ids.scalar_subquery()))
+    else:
+        found = Conversation.id.in_(shared_ids)  # SQLite: the list, then key lookups
+    return stmt.where(found, Conversation.user_id != user_id)
 
 
 @dataclass(frozen=True, slots=True)

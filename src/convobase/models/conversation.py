@@ -13,8 +13,12 @@ from convobase.db.base import Base, IdMixin, TimestampMixin, utcnow
 class Conversation(IdMixin, TimestampMixin, Base):
     __tablename__ = "conversations"
     __table_args__ = (
-        # The list: newest activity first, per owner, keyset on (activity, id).
-        Index("ix_conversations_user_activity", "user_id", "last_activity_at", "id"),
+        # The list: newest activity first, per owner, keyset on (activity, id). The flags lead,
+        # so each (archived, pinned) pair is one range already in list order; a page merges
+        # the ranges its filters select (conversations/repository.py:page), never sorting.
+        Index(
+            "ix_conversations_user_list", "user_id", "archived", "pinned", "last_activity_at", "id"
+        ),
         Index("ix_conversations_user_id_id", "user_id", "id"),
     )
 
