@@ -198,7 +198,8 @@ def test_a_missing_bucket_is_one_line_before_anything_changes(
     ):
         result = invoke(*command)
         assert result.exit_code == 1
-        assert "S3 bucket does not exist" in one_line_error(result)
+        line = one_line_error(result)
+        assert line.endswith(f"S3 bucket does not exist: {s3['s3_bucket']}"), line
     listed = invoke("users", "list", "--json")
     assert [user["email"] for user in json.loads(listed.stdout)] == ["a@example.com"]
 

@@ -18,6 +18,7 @@ must name the host the client will send. Signing is local: that store never make
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
@@ -68,7 +69,11 @@ def _translate(exc: BaseException, key: str | None) -> StorageError:
     message = _describe(exc)
     if isinstance(exc, FileNotFoundError):
         if "NoSuchBucket" in message:
-            return StorageUnavailable(f"S3 bucket does not exist: {message}")
+            # S3's answer names the bucket: enough to act on, where the whole answer is not.
+            bucket = re.search(r"<BucketName>([^<]+)</BucketName>", message)
+            return StorageUnavailable(
+                f"S3 bucket does not exist: {bucket.group(1) if bucket else message}"
+            )
         return BlobNotFound(key) if key is not None else StorageError(message)
     if isinstance(exc, PermissionDeniedError | UnauthenticatedError):
         return StorageUnavailable(f"S3 refused the request: {message}")
