@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck check bench clean chromium
+.PHONY: run test lint typecheck check bench clean chromium wrk
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ chromium:
 	  apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium) || \
 	  (sudo apt-get update -q && sudo apt-get install -y -q chromium))
 
+# The throughput benchmarks' load generator (Debian's wrk), installed the same way.
+wrk:
+	@command -v wrk >/dev/null || ( \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk) || \
+	  (sudo apt-get update -q && sudo apt-get install -y -q wrk))
+
 # The suite runs on one worker per core (pytest-xdist): each worker has its own databases,
 # Redis prefixes and loopback servers. `make test PYTEST_ARGS="-n 0 -k ..."` runs serially.
 PYTEST_ARGS ?= -n auto
@@ -52,7 +59,7 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-bench: $(DEV_STAMP)
+bench: $(DEV_STAMP) wrk
 	$(BIN)/python benchmarks/run.py
 
 clean:

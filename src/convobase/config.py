@@ -190,6 +190,11 @@ class Settings(BaseSettings):
     s3_endpoint: str | None = Field(
         None, description="S3 endpoint URL (MinIO, R2, SeaweedFS...); unset for AWS."
     )
+    s3_public_endpoint: str | None = Field(
+        None,
+        description="Endpoint URL that clients reach S3 at, when it differs from "
+        "`CONVOBASE_S3_ENDPOINT` (the app's own way in): used only to sign `download_url`s.",
+    )
     s3_bucket: str | None = Field(None, description="S3 bucket (required for `s3`).")
     s3_region: str = Field("us-east-1", description="S3 region.")
     s3_access_key_id: str | None = Field(None, description="S3 access key id.")

@@ -9,11 +9,16 @@ connection failures, timeouts and server errors (after obstore's retries) ->
 
 Virtual-hosted style (``s3_path_style=false``) with a custom endpoint expects the endpoint to
 name the bucket already (``https://bucket.host``), as obstore does.
+
+Presigned URLs are signed for ``s3_public_endpoint`` when it is set (clients reach S3 at another
+address than the app, say through a proxy or a public name): SigV4 signs the host, so the URL
+must name the host the client will send. Signing is local: that store never makes a request.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
@@ -64,7 +69,11 @@ def _translate(exc: BaseException, key: str | None) -> StorageError:
     message = _describe(exc)
     if isinstance(exc, FileNotFoundError):
         if "NoSuchBucket" in message:
-            return StorageUnavailable(f"S3 bucket does not exist: {message}")
+            # S3's answer names the bucket: enough to act on, where the whole answer is not.
+            bucket = re.search(r"<BucketName>([^<]+)</BucketName>", message)
+            return StorageUnavailable(
+                f"S3 bucket does not exist: {bucket.group(1) if bucket else message}"
+            )
         return BlobNotFound(key) if key is not None else StorageError(message)
     if isinstance(exc, PermissionDeniedError | UnauthenticatedError):
         return StorageUnavailable(f"S3 refused the request: {message}")
@@ -105,8 +114,11 @@ class S3Reader:
 
 
 class S3BlobStorage:
-    def __init__(self, store: S3Store, *, ping_timeout: float = 10.0) -> None:
+    def __init__(
+        self, store: S3Store, *, signing_store: S3Store | None = None, ping_timeout: float = 10.0
+    ) -> None:
         self.store = store
+        self.signing_store = signing_store or store  # the public endpoint's, for signed URLs
         self.ping_timeout = ping_timeout
 
     @classmethod
@@ -137,14 +149,24 @@ class S3BlobStorage:
         if settings.s3_endpoint and settings.s3_endpoint.lower().startswith("http://"):
             client["allow_http"] = True
         retry: RetryConfig = {"max_retries": 3, "retry_timeout": timedelta(seconds=30)}
+        prefix = settings.s3_prefix.strip("/") or None
         store = S3Store(
             settings.s3_bucket,
-            prefix=settings.s3_prefix.strip("/") or None,
+            prefix=prefix,
             config=config,
             client_options=client,
             retry_config=retry,
         )
-        return cls(store)
+        signing_store = None
+        if settings.s3_public_endpoint:
+            public = settings.s3_public_endpoint
+            signing_store = S3Store(
+                settings.s3_bucket,
+                prefix=prefix,
+                config={**config, "endpoint": public},
+                client_options={"allow_http": public.lower().startswith("http://")},
+            )
+        return cls(store, signing_store=signing_store)
 
     async def put_file(self, key: str, path: Path, content_type: str) -> None:
         check_key(key)
@@ -212,7 +234,7 @@ class S3BlobStorage:
         if not timedelta(seconds=1) <= expires_in <= MAX_URL_LIFETIME:
             raise ValueError(f"expires_in must be between 1 second and {MAX_URL_LIFETIME}")
         try:
-            return await obstore.sign_async(self.store, "GET", key, expires_in)
+            return await obstore.sign_async(self.signing_store, "GET", key, expires_in)
         except _BACKEND_ERRORS as exc:
             raise _translate(exc, key) from exc
 
