@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck check bench clean chromium wrk
+.PHONY: run test lint typecheck check bench clean chromium jq wrk
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,25 +29,23 @@ $(OIDC_STAMP): tests/oidc/package.json tests/oidc/package-lock.json
 	npm ci --prefix tests/oidc --no-audit --no-fund
 	touch $@
 
-# The console's browser tests drive Debian's Chromium (Playwright never downloads a browser).
-chromium:
-	@command -v chromium >/dev/null || ( \
+# Debian packages, installed with apt only when their command is missing:
+#   chromium  the console's browser tests (Playwright drives it; it never downloads a browser)
+#   jq        the README's curl examples, which the suite runs as written
+#   wrk       the throughput benchmarks' load generator (make bench)
+apt_install = command -v $(1) >/dev/null || ( \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium) || \
-	  (sudo apt-get update -q && sudo apt-get install -y -q chromium))
+	  apt-get install -y -q $(1) || (apt-get update -q && apt-get install -y -q $(1)) || \
+	  (sudo apt-get update -q && sudo apt-get install -y -q $(1)))
 
-# The throughput benchmarks' load generator (Debian's wrk), installed the same way.
-wrk:
-	@command -v wrk >/dev/null || ( \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk) || \
-	  (sudo apt-get update -q && sudo apt-get install -y -q wrk))
+chromium jq wrk:
+	@$(call apt_install,$@)
 
 # The suite runs on one worker per core (pytest-xdist): each worker has its own databases,
 # Redis prefixes and loopback servers. `make test PYTEST_ARGS="-n 0 -k ..."` runs serially.
 PYTEST_ARGS ?= -n auto
 
-test: $(DEV_STAMP) $(OIDC_STAMP) chromium
+test: $(DEV_STAMP) $(OIDC_STAMP) chromium jq
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
