@@ -34,7 +34,7 @@ async def corpus(client: httpx.AsyncClient) -> Account:
 
 
 async def test_words_rank_and_highlight(client: httpx.AsyncClient, corpus: Account) -> None:
-    hits = await search(client, corpus, "apple")
+    hits = await search(client, corpus, "apple ")  # a finished word: whole words only
     assert len(hits) == 2
     assert "apple" in hits[0]["snippet"].lower()
     assert "<mark>" in hits[0]["snippet"]
@@ -53,7 +53,8 @@ async def test_phrases_exclusions_prefixes(client: httpx.AsyncClient, corpus: Ac
     ]
     prefixed = await search(client, corpus, "kube*")
     assert {h["kind"] for h in prefixed} == {"title", "message"}
-    assert await search(client, corpus, "kube") == []  # whole words unless a prefix is asked
+    assert await search(client, corpus, "kube ") == []  # a finished word is a whole word
+    assert await search(client, corpus, "kube.") == []
     assert await search(client, corpus, "apple -apple") == []
 
 
@@ -66,37 +67,37 @@ async def test_snippets_are_escaped(client: httpx.AsyncClient, corpus: Account) 
 
 async def test_filters_and_pages(client: httpx.AsyncClient, corpus: Account) -> None:
     response = await client.get(
-        "/api/v1/search", params={"q": "apple", "role": "assistant"}, headers=corpus.headers
+        "/api/v1/search", params={"q": "pie", "role": "assistant"}, headers=corpus.headers
     )
     assert [h["role"] for h in response.json()["data"]] == ["assistant"]
     conversation_id = (await search(client, corpus, "kubectl"))[0]["conversation_id"]
     scoped = await client.get(
         "/api/v1/search",
-        params={"q": "apple", "conversation_id": conversation_id},
+        params={"q": "pie", "conversation_id": conversation_id},
         headers=corpus.headers,
     )
     assert scoped.json()["data"] == []
     future = await client.get(
         "/api/v1/search",
-        params={"q": "apple", "start": "2999-01-01T00:00:00Z"},
+        params={"q": "pie", "start": "2999-01-01T00:00:00Z"},
         headers=corpus.headers,
     )
     assert future.json()["data"] == []
     past = await client.get(
         "/api/v1/search",
-        params={"q": "apple", "start": "2000-01-01T00:00:00Z", "end": "2999-01-01T00:00:00Z"},
+        params={"q": "pie", "start": "2000-01-01T00:00:00Z", "end": "2999-01-01T00:00:00Z"},
         headers=corpus.headers,
     )
     assert len(past.json()["data"]) == 2
     first = (
         await client.get(
-            "/api/v1/search", params={"q": "apple", "limit": 1}, headers=corpus.headers
+            "/api/v1/search", params={"q": "pie", "limit": 1}, headers=corpus.headers
         )
     ).json()
     second = (
         await client.get(
             "/api/v1/search",
-            params={"q": "apple", "limit": 1, "cursor": first["next_cursor"]},
+            params={"q": "pie", "limit": 1, "cursor": first["next_cursor"]},
             headers=corpus.headers,
         )
     ).json()

@@ -9,6 +9,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convobase.models import Conversation, Message, SearchDoc
+from convobase.search.plain import plain_text
 
 
 def owner_token(user_id: uuid.UUID) -> str:
@@ -26,7 +27,7 @@ def message_doc(message: Message) -> SearchDoc:
         message_id=message.id,
         role=message.role,
         created_at=message.created_at,
-        body=message.content,
+        body=plain_text(message.content),
     )
 
 
@@ -52,7 +53,7 @@ async def reindex_message(db: AsyncSession, message: Message) -> None:
     await db.execute(
         update(SearchDoc)
         .where(SearchDoc.ref_id == message.id)
-        .values(body=message.content, role=message.role)
+        .values(body=plain_text(message.content), role=message.role)
         .execution_options(synchronize_session=False)
     )
 

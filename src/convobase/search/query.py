@@ -3,6 +3,11 @@
 Words, "quoted phrases", -exclusions (of words or phrases) and prefix* terms. Only runs of
 letters and digits survive parsing, so nothing a user types reaches the engine's query syntax
 unescaped: each engine's renderer quotes the words it was given.
+
+The last word is read as a prefix, as in a search-as-you-type box ("lisb" finds "Lisbon"),
+unless the user has visibly finished it: the query ends in a space or punctuation, the word is
+excluded (-word), or it closes a "quoted phrase". A prefix term also matches the word exactly,
+and both engines score that exact match on top, so "lisbon" ranks Lisbon above Lisboners.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from convobase.errors import BadRequest
 
 MAX_QUERY_LENGTH = 500
 MAX_TERMS = 16
+# A one-letter prefix matches most of the index (slow, and useless as a result list).
+MIN_IMPLICIT_PREFIX = 2
 _WORD = re.compile(r"[^\W_]+")
 # A phrase in quotes, or a bare run up to the next space / quote; either may start with '-'.
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(-?)([^\s"]+)')
@@ -57,7 +64,15 @@ def parse(text: str) -> Query:
         if not words:
             continue
         # A bare token like "e-mail" or "foo.bar" is a phrase of its words.
-        terms.append(Term(words, prefix=prefix and raw.rstrip("*")[-1:].isalnum(), negated=negated))
+        prefix = prefix and raw.rstrip("*")[-1:].isalnum()
+        still_typing = (
+            match.end() == len(text)  # the query's last token...
+            and raw[-1:].isalnum()  # ...ends in a letter or digit (no space, '.', '"' after)
+            and not match.group(0).endswith('"')
+            and not negated
+            and len(words[-1]) >= MIN_IMPLICIT_PREFIX
+        )
+        terms.append(Term(words, prefix=prefix or still_typing, negated=negated))
     if not any(not t.negated for t in terms):
         raise _bad("Search query needs at least one word to look for")
     if len(terms) > MAX_TERMS:
@@ -65,28 +80,57 @@ def parse(text: str) -> Query:
     return Query(tuple(terms))
 
 
-def to_fts5(query: Query, owner: str) -> str:
-    """An FTS5 MATCH expression, restricted to the owner's documents."""
+def to_fts5(query: Query, owners: tuple[str, ...]) -> str:
+    """An FTS5 MATCH expression, restricted to these owners' documents."""
 
-    def render(term: Term) -> str:
-        quoted = '"' + " ".join(term.words) + '"'
-        return quoted + "*" if term.prefix else quoted
+    return fts5_scope(owners) + " AND " + fts5_terms(query)
 
-    expression = f'owner : "{owner}" AND (' + " AND ".join(render(t) for t in query.positive) + ")"
+
+def fts5_scope(owners: tuple[str, ...]) -> str:
+    """Documents of these owner tokens only (the caller's, and owners who shared with them)."""
+    return "owner : (" + " OR ".join(f'"{owner}"' for owner in owners) + ")"
+
+
+def _fts5_term(term: Term) -> str:
+    quoted = '"' + " ".join(term.words) + '"'
+    # The exact phrase beside the prefix: bm25 sums both, so an exact match scores higher.
+    return f"({quoted} OR {quoted}*)" if term.prefix else quoted
+
+
+def fts5_terms(query: Query) -> str:
+    """The query's terms as an FTS5 expression (all positive terms, none of the negative)."""
+    expression = "(" + " AND ".join(_fts5_term(t) for t in query.positive) + ")"
     for term in query.negative:
-        expression += f" NOT {render(term)}"
+        expression += f" NOT {_fts5_term(term)}"
     return expression
+
+
+def fts5_any(terms: tuple[Term, ...]) -> str:
+    """Any one of ``terms`` (for the snippets of a conversation that matched them all)."""
+    return "(" + " OR ".join(_fts5_term(t) for t in terms) + ")"
+
+
+def _tsquery_term(term: Term) -> str:
+    words = [f"'{w}'" for w in term.words]
+    joined = " <-> ".join(words)
+    exact = f"({joined})" if len(words) > 1 else joined
+    if term.prefix:
+        words[-1] += ":*"
+        # The exact form first, so ts_rank_cd counts an exact word as matching twice.
+        return f"({exact} | " + " <-> ".join(words) + ")"
+    return exact
 
 
 def to_tsquery(query: Query) -> str:
     """A PostgreSQL to_tsquery('simple', ...) expression."""
+    return " & ".join(
+        f"!{_tsquery_term(t)}" if t.negated else _tsquery_term(t) for t in query.terms
+    )
 
-    def render(term: Term) -> str:
-        words = [f"'{w}'" for w in term.words]
-        if term.prefix:
-            words[-1] += ":*"
-        joined = " <-> ".join(words)
-        body = f"({joined})" if len(words) > 1 else joined
-        return f"!{body}" if term.negated else body
 
-    return " & ".join(render(t) for t in query.terms)
+def tsquery_any(terms: tuple[Term, ...]) -> str:
+    return " | ".join(_tsquery_term(t) for t in terms)
+
+
+def tsquery_of(term: Term) -> str:
+    return _tsquery_term(term)

@@ -12,13 +12,60 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import BindParameter, TextClause, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convobase.search.index import owner_token
 from convobase.search.query import Query, to_fts5, to_tsquery
 
 START, STOP = "\x02", "\x03"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Whose documents a search reads: the caller's, and the conversations shared with them
+    (from the tenancy helper `shared_with`: conversation id -> owner)."""
+
+    user_id: uuid.UUID
+    shared: dict[uuid.UUID, uuid.UUID]
+
+    @property
+    def owner_tokens(self) -> tuple[str, ...]:
+        others = sorted({owner.hex for owner in self.shared.values()} - {self.user_id.hex})
+        return (owner_token(self.user_id), *(owner_token(uuid.UUID(hex=h)) for h in others))
+
+    def sql(self, params: dict[str, Any], uuid_bind: Callable[[uuid.UUID], Any]) -> str:
+        """The SQL condition on ``search_docs d``; shared conversations only by their ids, so
+        the rest of a sharer's history never shows."""
+        params["user_id"] = uuid_bind(self.user_id)
+        if not self.shared:
+            return "d.user_id = :user_id"
+        params["shared"] = [uuid_bind(c) for c in self.shared]
+        return "(d.user_id = :user_id OR d.conversation_id IN :shared)"
+
+
+def statement(sql: str, params: dict[str, Any]) -> TextClause:
+    """``sql`` with every list parameter bound as an expanding ``IN`` list."""
+    lists: list[BindParameter[Any]] = [
+        bindparam(name, expanding=True) for name, value in params.items() if isinstance(value, list)
+    ]
+    return text(sql).bindparams(*lists)
+
+
+def is_sqlite(db: AsyncSession) -> bool:
+    return db.get_bind().dialect.name == "sqlite"
+
+
+def sqlite_uuid(value: uuid.UUID) -> str:
+    return value.hex
+
+
+def sqlite_uuid_or_none(value: Any) -> uuid.UUID | None:
+    return uuid.UUID(hex=value) if value else None
+
+
+def same(value: Any) -> Any:
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,16 +113,16 @@ def _filters(
 
 async def search(
     db: AsyncSession,
-    user_id: uuid.UUID,
+    scope: Scope,
     query: Query,
     where: SearchFilter,
     *,
     limit: int,
     after: tuple[float, int] | None,
 ) -> list[Row]:
-    if db.get_bind().dialect.name == "sqlite":
-        return await _sqlite(db, user_id, query, where, limit=limit, after=after)
-    return await _postgres(db, user_id, query, where, limit=limit, after=after)
+    if is_sqlite(db):
+        return await _sqlite(db, scope, query, where, limit=limit, after=after)
+    return await _postgres(db, scope, query, where, limit=limit, after=after)
 
 
 def _keyset(after: tuple[float, int] | None, params: dict[str, Any]) -> str:
@@ -93,7 +140,7 @@ def _sqlite_time(value: datetime | None) -> str | None:
 
 async def _sqlite(
     db: AsyncSession,
-    user_id: uuid.UUID,
+    scope: Scope,
     query: Query,
     where: SearchFilter,
     *,
@@ -101,12 +148,13 @@ async def _sqlite(
     after: tuple[float, int] | None,
 ) -> list[Row]:
     params: dict[str, Any] = {
-        "match": to_fts5(query, owner_token(user_id)),
+        "match": to_fts5(query, scope.owner_tokens),
         "limit": limit,
         "start_mark": START,
         "stop_mark": STOP,
     }
-    extra = _filters(where, params, lambda u: u.hex, _sqlite_time)
+    extra = _filters(where, params, sqlite_uuid, _sqlite_time)
+    owned = scope.sql(params, sqlite_uuid)
     keyset = _keyset(after, params)
     # Only constant fragments are formatted in; every value is a bound parameter.
     sql = f"""
@@ -117,16 +165,16 @@ async def _sqlite(
                    c.title AS title
             FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid
             JOIN conversations c ON c.id = d.conversation_id
-            WHERE search_fts MATCH :match{extra}
+            WHERE search_fts MATCH :match AND {owned}{extra}
         ) WHERE 1 = 1{keyset}
         ORDER BY score, doc_id LIMIT :limit"""
-    result = await db.execute(text(sql), params)
-    return [_row(r, lambda v: uuid.UUID(hex=v) if v else None) for r in result.mappings()]
+    result = await db.execute(statement(sql, params), params)
+    return [row_of(r, sqlite_uuid_or_none) for r in result.mappings()]
 
 
 async def _postgres(
     db: AsyncSession,
-    user_id: uuid.UUID,
+    scope: Scope,
     query: Query,
     where: SearchFilter,
     *,
@@ -135,12 +183,12 @@ async def _postgres(
 ) -> list[Row]:
     params: dict[str, Any] = {
         "tsq": to_tsquery(query),
-        "user_id": user_id,
         "limit": limit,
         "headline": f"StartSel={START}, StopSel={STOP}, MaxWords=24, "
         "MinWords=8, MaxFragments=2, FragmentDelimiter=…",
     }
-    extra = _filters(where, params, lambda u: u, lambda t: t)
+    extra = _filters(where, params, same, same)
+    owned = scope.sql(params, same)
     keyset = _keyset(after, params)
     # Score is the negated rank (lower is better on both engines). The headline is computed
     # for the page only.
@@ -151,7 +199,7 @@ async def _postgres(
                    d.created_at, d.body,
                    -ts_rank_cd(to_tsvector('simple', d.body), q.query)::float8 AS score
             FROM search_docs d, q
-            WHERE d.user_id = :user_id AND to_tsvector('simple', d.body) @@ q.query{extra}
+            WHERE {owned} AND to_tsvector('simple', d.body) @@ q.query{extra}
         ),
         page AS (SELECT * FROM hits WHERE true{keyset} ORDER BY score, doc_id LIMIT :limit)
         SELECT page.doc_id, page.kind, page.conversation_id, page.message_id, page.role,
@@ -160,11 +208,11 @@ async def _postgres(
                c.title AS title
         FROM page, q, conversations c WHERE c.id = page.conversation_id
         ORDER BY page.score, page.doc_id"""
-    result = await db.execute(text(sql), params)
-    return [_row(r, lambda v: v) for r in result.mappings()]
+    result = await db.execute(statement(sql, params), params)
+    return [row_of(r, same) for r in result.mappings()]
 
 
-def _row(r: Any, as_uuid: Callable[[Any], uuid.UUID | None]) -> Row:
+def row_of(r: Any, as_uuid: Callable[[Any], uuid.UUID | None]) -> Row:
     created = r["created_at"]
     if isinstance(created, str):
         created = datetime.fromisoformat(created)
@@ -179,5 +227,5 @@ def _row(r: Any, as_uuid: Callable[[Any], uuid.UUID | None]) -> Row:
         created_at=created,
         score=float(r["score"]),
         snippet=r["snippet"] or "",
-        title=r["title"],
+        title=r.get("title"),
     )

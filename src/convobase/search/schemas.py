@@ -21,3 +21,23 @@ class SearchHit(BaseModel):
 class SearchPage(BaseModel):
     data: list[SearchHit]
     next_cursor: str | None = None
+
+
+class ConversationSearchHit(BaseModel):
+    conversation_id: uuid.UUID
+    title: str | None
+    title_snippet: str | None = Field(
+        description="The title, HTML-escaped with matches in <mark>, when it matched."
+    )
+    shared: bool = Field(description="Another user's conversation, shared with you.")
+    rank: float = Field(description="Higher is better.")
+    last_message_at: datetime | None
+    messages: list[SearchHit] = Field(
+        description="The best-matching messages (up to 3), best first: snippets hold the "
+        "words found in each."
+    )
+
+
+class ConversationSearchPage(BaseModel):
+    data: list[ConversationSearchHit]
+    next_cursor: str | None = None

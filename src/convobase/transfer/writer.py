@@ -41,6 +41,7 @@ from convobase.models import (
     ToolRun,
 )
 from convobase.search.index import owner_token
+from convobase.search.plain import plain_text
 from convobase.transfer.ids import Sequence, millis, uuid7_at
 from convobase.transfer.tree import Item, ItemInvalid
 
@@ -172,7 +173,7 @@ def prepare(
             }
         )
         rows.docs.append(
-            _doc(user_id, owner, conversation_id, message_id, node.role, when, content)
+            _doc(user_id, owner, conversation_id, message_id, node.role, when, plain_text(content))
         )
         for edit in node.edits:
             old = _parts(edit.get("parts") or [], files, node.key)
