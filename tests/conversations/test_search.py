@@ -90,9 +90,7 @@ async def test_filters_and_pages(client: httpx.AsyncClient, corpus: Account) -> 
     )
     assert len(past.json()["data"]) == 2
     first = (
-        await client.get(
-            "/api/v1/search", params={"q": "pie", "limit": 1}, headers=corpus.headers
-        )
+        await client.get("/api/v1/search", params={"q": "pie", "limit": 1}, headers=corpus.headers)
     ).json()
     second = (
         await client.get(
@@ -157,3 +155,66 @@ async def test_deleting_a_conversation_empties_its_hits(
     )
     assert await search(client, corpus, "cooking") == []
     assert [h["kind"] for h in await search(client, corpus, "baking")] == ["title"]
+
+
+async def test_last_word_is_a_prefix(client: httpx.AsyncClient) -> None:
+    user = await signup(client)
+    trip = await new_conversation(client, user, title="Trip to Lisbon")
+    await append(client, user, trip["id"], "Lisboners love the tram.")  # stored first
+    exact = await append(client, user, trip["id"], "Lisbon loves the tram.")
+    await new_conversation(client, user, title="Zürich notes")
+
+    # As typed, letter by letter: the last word matches as a prefix.
+    assert {h["kind"] for h in await search(client, user, "lisb")} == {"title", "message"}
+    assert [h["conversation_title"] for h in await search(client, user, "zür")] == ["Zürich notes"]
+    assert len(await search(client, user, "trip to lis")) == 1  # only the last word
+    assert await search(client, user, "lis trip") == []
+    assert len(await search(client, user, '"trip to lis')) == 1  # a phrase still being typed
+    # A finished word (a space or punctuation after it, a closed phrase) is a whole word.
+    assert await search(client, user, "lisb ") == []
+    assert await search(client, user, "lisb.") == []
+    assert await search(client, user, '"lisb"') == []
+    # An exact match ranks at least as well as a longer word with that prefix.
+    messages = [h for h in await search(client, user, "tram lisbon") if h["kind"] == "message"]
+    assert messages[0]["message_id"] == exact["id"]
+    assert messages[0]["rank"] >= messages[1]["rank"]
+    # An exclusion is never widened into a prefix.
+    assert len(await search(client, user, "tram -lisbon")) == 1
+    # The conversation search reads it the same way.
+    response = await client.get(
+        "/api/v1/search/conversations", params={"q": "tram lisb"}, headers=user.headers
+    )
+    assert [c["conversation_id"] for c in response.json()["data"]] == [trip["id"]]
+
+
+async def test_snippets_are_plain_text(client: httpx.AsyncClient) -> None:
+    user = await signup(client)
+    conversation = await new_conversation(client, user, title="Notes")
+    markdown = (
+        "# Deploying\n\nUse **bold** moves and `kubectl apply` with [the guide](https://example.com/x)."
+        "\n\n```bash\nkubectl rollout status\n```\n\n- first *item*\n> quoted walrus"
+    )
+    message = await append(client, user, conversation["id"], markdown, role="assistant")
+    for query, word in [("bold ", "bold"), ("kubectl ", "kubectl"), ("walrus ", "walrus")]:
+        (hit,) = await search(client, user, query)
+        assert f"<mark>{word}</mark>" in hit["snippet"]
+        for syntax in ("**", "`", "](", "https://", "# ", "&gt;"):
+            assert syntax not in hit["snippet"], (query, hit["snippet"])
+    # The link's address is not text a reader sees; its words are.
+    assert await search(client, user, "example ") == []
+    assert len(await search(client, user, "guide ")) == 1
+    # An edit is indexed the same way.
+    edited = await client.patch(
+        f"/api/v1/conversations/{conversation['id']}/messages/{message['id']}",
+        headers=user.headers,
+        json={"content": "A __tidy__ [walrus](https://example.com) answer"},
+    )
+    assert edited.status_code == 200, edited.text
+    (hit,) = await search(client, user, "walrus ")
+    assert "tidy <mark>walrus</mark> answer" in hit["snippet"]
+    grouped = await client.get(
+        "/api/v1/search/conversations", params={"q": "tidy walrus"}, headers=user.headers
+    )
+    (conversation_hit,) = grouped.json()["data"]
+    (best,) = conversation_hit["messages"]
+    assert "<mark>tidy</mark> <mark>walrus</mark> answer" in best["snippet"]

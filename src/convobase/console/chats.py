@@ -35,11 +35,11 @@ from convobase.messages.schemas import MessageCreate
 from convobase.runtime import Runtime
 from convobase.search import service as search_service
 from convobase.search.query import MAX_QUERY_LENGTH
-from convobase.search.repository import SearchFilter
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 SIDEBAR_PAGE = 30
+SEARCH_PAGE = 20
 Show = Literal["recent", "pinned", "archived"]
 
 
@@ -144,14 +144,15 @@ Q = Annotated[str, Query(max_length=MAX_QUERY_LENGTH * 4)]
 async def search(
     request: Request, viewer: PageViewer, db: DbSession, runtime: RuntimeDep, q: Q = ""
 ) -> HTMLResponse:
-    """Titles and messages matching ``q``; snippets come escaped from the search service with
+    """Conversations holding every word of ``q`` (in any message or the title), best first,
+    each with its best-matching messages; snippets come escaped from the search service with
     only its own <mark> highlights as markup. A refused query shows its reason in the results
     (as a 200 fragment for the live search: htmx swaps in only 2xx answers)."""
     hits, error = [], None
     if q.strip():
         try:
-            found = await search_service.search(
-                db, viewer.user.id, q, SearchFilter(None, None, None, None), limit=30, after=None
+            found = await search_service.search_conversations(
+                db, viewer.user.id, q, limit=SEARCH_PAGE, after=None
             )
             hits = [hit for hit, _ in found]
         except ConvobaseError as exc:

@@ -36,6 +36,7 @@ from convobase.search.repository import (
     Row,
     Scope,
     is_sqlite,
+    pg_rank,
     row_of,
     same,
     sqlite_uuid,
@@ -65,8 +66,9 @@ class _Dialect:
         self.scope = scope
         self.params = params
 
-    def scored(self, param: str, expression: str) -> str:
-        """SELECT cid, s: each matching document's conversation and score."""
+    def scored(self, param: str, expression: str, terms: tuple[Term, ...] = ()) -> str:
+        """SELECT cid, s: each matching document's conversation and score (``terms``: those of
+        ``expression`` whose exact matches earn a bonus where the engine needs one)."""
         raise NotImplementedError
 
     def materialized(self) -> str:
@@ -77,7 +79,7 @@ class _Sqlite(_Dialect):
     uuid_bind = staticmethod(sqlite_uuid)
     as_uuid = staticmethod(sqlite_uuid_or_none)
 
-    def scored(self, param: str, expression: str) -> str:
+    def scored(self, param: str, expression: str, terms: tuple[Term, ...] = ()) -> str:
         self.params[param] = fts5_scope(self.scope.owner_tokens) + " AND " + expression
         owned = self.scope.sql(self.params, self.uuid_bind)
         return f"""SELECT d.conversation_id AS cid, bm25(search_fts, 1.0, 0.0) AS s
@@ -94,12 +96,12 @@ class _Postgres(_Dialect):
     uuid_bind = staticmethod(same)
     as_uuid = staticmethod(same)
 
-    def scored(self, param: str, expression: str) -> str:
+    def scored(self, param: str, expression: str, terms: tuple[Term, ...] = ()) -> str:
         self.params[param] = expression
         owned = self.scope.sql(self.params, self.uuid_bind)
         query = f"to_tsquery('simple', :{param})"
-        return f"""SELECT d.conversation_id AS cid,
-                -ts_rank_cd(to_tsvector('simple', d.body), {query})::float8 AS s
+        rank = pg_rank(self.params, f"{param}_exact", terms, query)
+        return f"""SELECT d.conversation_id AS cid, -{rank}::float8 AS s
             FROM search_docs d
             WHERE {owned} AND to_tsvector('simple', d.body) @@ {query}"""
 
@@ -136,7 +138,8 @@ async def conversations(
     if len(query.positive) > 1:  # a message with every term at once
         whole = Query(query.positive)
         expression = fts5_terms(whole) if sqlite else to_tsquery(whole)
-        ctes.append(f"together AS {dialect.materialized()}({dialect.scored('whole', expression)})")
+        together = dialect.scored("whole", expression, whole.terms)
+        ctes.append(f"together AS {dialect.materialized()}({together})")
         joins.append(
             "LEFT JOIN (SELECT cid, min(s) AS s FROM together GROUP BY cid) gw ON gw.cid = g0.cid"
         )
@@ -222,12 +225,13 @@ async def snippets(
             "MaxFragments=2, FragmentDelimiter=…"
         )
         owned = scope.sql(params, same)
+        rank = pg_rank(params, "exact", terms, "q.query")
         sql = f"""
             WITH q AS (SELECT to_tsquery('simple', :any) AS query),
             ranked AS (
                 SELECT d.id AS doc_id, d.kind, d.conversation_id, d.message_id, d.role,
                        d.created_at, d.body,
-                       -ts_rank_cd(to_tsvector('simple', d.body), q.query)::float8 AS score
+                       -{rank}::float8 AS score
                 FROM search_docs d, q
                 WHERE {owned} AND d.conversation_id IN :page
                   AND to_tsvector('simple', d.body) @@ q.query

@@ -116,7 +116,6 @@ def _tsquery_term(term: Term) -> str:
     exact = f"({joined})" if len(words) > 1 else joined
     if term.prefix:
         words[-1] += ":*"
-        # The exact form first, so ts_rank_cd counts an exact word as matching twice.
         return f"({exact} | " + " <-> ".join(words) + ")"
     return exact
 
@@ -126,6 +125,13 @@ def to_tsquery(query: Query) -> str:
     return " & ".join(
         f"!{_tsquery_term(t)}" if t.negated else _tsquery_term(t) for t in query.terms
     )
+
+
+def tsquery_exact(terms: tuple[Term, ...]) -> str | None:
+    """The exact words of the prefix terms among ``terms``, or None. PostgreSQL ranks a word
+    matched by 'w' and 'w':* once, so the exact words are ranked on their own and added."""
+    exact = [_tsquery_term(Term(t.words)) for t in terms if t.prefix and not t.negated]
+    return " | ".join(exact) if exact else None
 
 
 def tsquery_any(terms: tuple[Term, ...]) -> str:

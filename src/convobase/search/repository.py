@@ -16,7 +16,7 @@ from sqlalchemy import BindParameter, TextClause, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convobase.search.index import owner_token
-from convobase.search.query import Query, to_fts5, to_tsquery
+from convobase.search.query import Query, Term, to_fts5, to_tsquery, tsquery_exact
 
 START, STOP = "\x02", "\x03"
 
@@ -42,6 +42,18 @@ class Scope:
             return "d.user_id = :user_id"
         params["shared"] = [uuid_bind(c) for c in self.shared]
         return "(d.user_id = :user_id OR d.conversation_id IN :shared)"
+
+
+def pg_rank(params: dict[str, Any], name: str, terms: tuple[Term, ...], tsquery: str) -> str:
+    """Rank of ``search_docs d`` for ``tsquery`` (SQL), plus the rank of the exact words of its
+    prefix terms: an exact match scores above a longer word with the same prefix."""
+    vector = "to_tsvector('simple', d.body)"
+    rank = f"ts_rank_cd({vector}, {tsquery})"
+    exact = tsquery_exact(terms)
+    if exact is None:
+        return rank
+    params[name] = exact
+    return f"({rank} + ts_rank_cd({vector}, to_tsquery('simple', :{name})))"
 
 
 def statement(sql: str, params: dict[str, Any]) -> TextClause:
@@ -189,6 +201,7 @@ async def _postgres(
     }
     extra = _filters(where, params, same, same)
     owned = scope.sql(params, same)
+    rank = pg_rank(params, "exact", query.positive, "q.query")
     keyset = _keyset(after, params)
     # Score is the negated rank (lower is better on both engines). The headline is computed
     # for the page only.
@@ -197,7 +210,7 @@ async def _postgres(
         hits AS (
             SELECT d.id AS doc_id, d.kind, d.conversation_id, d.message_id, d.role,
                    d.created_at, d.body,
-                   -ts_rank_cd(to_tsvector('simple', d.body), q.query)::float8 AS score
+                   -{rank}::float8 AS score
             FROM search_docs d, q
             WHERE {owned} AND to_tsvector('simple', d.body) @@ q.query{extra}
         ),
