@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -56,3 +59,106 @@ def test_sqlite_migrations(tmp_path: Path) -> None:
 def test_postgres_migrations() -> None:
     with servers.pg_database() as url:
         _check(url)
+
+
+async def _search_docs_at_0008(url: str) -> None:
+    """A user, a conversation and a Markdown message's search document, as 0008 stored them."""
+    user_id, conversation_id, message_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    now = datetime.now(UTC)
+    users = sa.table(
+        "users",
+        sa.column("id", sa.Uuid),
+        sa.column("email"),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+        sa.column("updated_at", sa.DateTime(timezone=True)),
+    )
+    conversations = sa.table(
+        "conversations",
+        sa.column("id", sa.Uuid),
+        sa.column("user_id", sa.Uuid),
+        sa.column("settings", sa.JSON),
+        sa.column("tags", sa.JSON),
+        sa.column("last_activity_at", sa.DateTime(timezone=True)),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+        sa.column("updated_at", sa.DateTime(timezone=True)),
+    )
+    docs = sa.table(
+        "search_docs",
+        sa.column("ref_id", sa.Uuid),
+        sa.column("kind"),
+        sa.column("user_id", sa.Uuid),
+        sa.column("owner"),
+        sa.column("conversation_id", sa.Uuid),
+        sa.column("message_id", sa.Uuid),
+        sa.column("role"),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+        sa.column("body"),
+    )
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                users.insert().values(
+                    id=user_id, email="m@example.com", created_at=now, updated_at=now
+                )
+            )
+            await conn.execute(
+                conversations.insert().values(
+                    id=conversation_id,
+                    user_id=user_id,
+                    settings={},
+                    tags=[],
+                    last_activity_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            doc = {"user_id": user_id, "owner": "u" + user_id.hex, "created_at": now}
+            await conn.execute(
+                docs.insert(),
+                [
+                    {**doc, "ref_id": message_id, "kind": "message", "message_id": message_id}
+                    | {"conversation_id": conversation_id, "role": "user"}
+                    | {"body": "Use **bold** [links](https://example.com)"},
+                    {**doc, "ref_id": conversation_id, "kind": "title", "message_id": None}
+                    | {"conversation_id": conversation_id, "role": None}
+                    | {"body": "A *title* stays as written"},
+                ],
+            )
+    finally:
+        await engine.dispose()
+
+
+async def _bodies(url: str) -> dict[str, str]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(sa.text("SELECT kind, body FROM search_docs"))
+            bodies = {kind: body for kind, body in rows}
+            if url.startswith("sqlite"):  # the FTS5 index followed the update
+                found = await conn.execute(
+                    sa.text("SELECT count(*) FROM search_fts WHERE search_fts MATCH 'links'")
+                )
+                bodies["fts"] = str(found.scalar())
+            return bodies
+    finally:
+        await engine.dispose()
+
+
+def _check_plain_text_documents(url: str) -> None:
+    upgrade(url, "0008")
+    asyncio.run(_search_docs_at_0008(url))
+    upgrade(url)
+    bodies = asyncio.run(_bodies(url))
+    assert bodies["message"] == "Use bold links"
+    assert bodies["title"] == "A *title* stays as written"
+    assert bodies.get("fts", "1") == "1"
+
+
+def test_sqlite_search_documents_become_plain_text(tmp_path: Path) -> None:
+    _check_plain_text_documents(f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")
+
+
+def test_postgres_search_documents_become_plain_text() -> None:
+    with servers.pg_database() as url:
+        _check_plain_text_documents(url)
