@@ -82,7 +82,6 @@ def parse(text: str) -> Query:
 
 def to_fts5(query: Query, owners: tuple[str, ...]) -> str:
     """An FTS5 MATCH expression, restricted to these owners' documents."""
-
     return fts5_scope(owners) + " AND " + fts5_terms(query)
 
 
@@ -112,12 +111,10 @@ def fts5_any(terms: tuple[Term, ...]) -> str:
 
 def _tsquery_term(term: Term) -> str:
     words = [f"'{w}'" for w in term.words]
-    joined = " <-> ".join(words)
-    exact = f"({joined})" if len(words) > 1 else joined
-    if term.prefix:
+    if term.prefix:  # 'w':* matches w itself too; the ranking adds `tsquery_exact`
         words[-1] += ":*"
-        return f"({exact} | " + " <-> ".join(words) + ")"
-    return exact
+    joined = " <-> ".join(words)
+    return f"({joined})" if len(words) > 1 else joined
 
 
 def to_tsquery(query: Query) -> str:
@@ -128,8 +125,9 @@ def to_tsquery(query: Query) -> str:
 
 
 def tsquery_exact(terms: tuple[Term, ...]) -> str | None:
-    """The exact words of the prefix terms among ``terms``, or None. PostgreSQL ranks a word
-    matched by 'w' and 'w':* once, so the exact words are ranked on their own and added."""
+    """The exact words of the prefix terms among ``terms``, or None. ts_rank_cd scores 'w' and
+    a longer word matched by 'w':* alike (and 'w' | 'w':* no higher), so the repositories add
+    the rank of the exact words on their own."""
     exact = [_tsquery_term(Term(t.words)) for t in terms if t.prefix and not t.negated]
     return " | ".join(exact) if exact else None
 

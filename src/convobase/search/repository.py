@@ -31,8 +31,8 @@ class Scope:
 
     @property
     def owner_tokens(self) -> tuple[str, ...]:
-        others = sorted({owner.hex for owner in self.shared.values()} - {self.user_id.hex})
-        return (owner_token(self.user_id), *(owner_token(uuid.UUID(hex=h)) for h in others))
+        mine = owner_token(self.user_id)
+        return (mine, *sorted({owner_token(o) for o in self.shared.values()} - {mine}))
 
     def sql(self, params: dict[str, Any], uuid_bind: Callable[[uuid.UUID], Any]) -> str:
         """The SQL condition on ``search_docs d``; shared conversations only by their ids, so
