@@ -196,25 +196,23 @@ async def snippets(
         params["any"] = fts5_scope(scope.owner_tokens) + " AND " + fts5_any(terms)
         params["page"] = [c.hex for c in conversation_ids]
         owned = scope.sql(params, sqlite_uuid)
+        # One full-text pass over the caller's matches. `+d.conversation_id` keeps SQLite from
+        # driving the join from the conversation index: FTS5 would then run the whole query
+        # once per document. The page's filter runs before the select list, so snippets are
+        # made for the page's documents only.
         sql = f"""
             WITH ranked AS MATERIALIZED (
-                SELECT d.id AS doc_id, d.kind, d.conversation_id,
-                       bm25(search_fts, 1.0, 0.0) AS score
+                SELECT d.id AS doc_id, d.kind, d.conversation_id, d.message_id, d.role,
+                       d.created_at, bm25(search_fts, 1.0, 0.0) AS score,
+                       snippet(search_fts, 0, :start_mark, :stop_mark, '…', 16) AS snippet
                 FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid
-                WHERE search_fts MATCH :any AND {owned} AND d.conversation_id IN :page
-            ),
-            best AS (
-                SELECT doc_id FROM (
-                    SELECT doc_id, row_number() OVER (
-                        PARTITION BY conversation_id, kind ORDER BY score, doc_id) AS n
-                    FROM ranked)
-                WHERE n <= :per
+                WHERE search_fts MATCH :any AND {owned} AND +d.conversation_id IN :page
             )
-            SELECT d.id AS doc_id, d.kind, d.conversation_id, d.message_id, d.role,
-                   d.created_at, bm25(search_fts, 1.0, 0.0) AS score,
-                   snippet(search_fts, 0, :start_mark, :stop_mark, '…', 16) AS snippet
-            FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid
-            WHERE search_fts MATCH :any AND search_fts.rowid IN (SELECT doc_id FROM best)
+            SELECT * FROM (
+                SELECT *, row_number() OVER (
+                    PARTITION BY conversation_id, kind ORDER BY score, doc_id) AS n
+                FROM ranked)
+            WHERE n <= :per
             ORDER BY score, doc_id"""
         as_uuid: Callable[[Any], uuid.UUID | None] = sqlite_uuid_or_none
     else:
