@@ -61,8 +61,8 @@ def test_postgres_migrations() -> None:
         _check(url)
 
 
-async def _search_docs_at_0008(url: str) -> None:
-    """A user, a conversation and a Markdown message's search document, as 0008 stored them."""
+async def _search_docs_before_0010(url: str) -> None:
+    """A user, a conversation and a Markdown message's search document, as 0009 stored them."""
     user_id, conversation_id, message_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     now = datetime.now(UTC)
     users = sa.table(
@@ -146,8 +146,8 @@ async def _bodies(url: str) -> dict[str, str]:
 
 
 def _check_plain_text_documents(url: str) -> None:
-    upgrade(url, "0008")
-    asyncio.run(_search_docs_at_0008(url))
+    upgrade(url, "0009")
+    asyncio.run(_search_docs_before_0010(url))
     upgrade(url)
     bodies = asyncio.run(_bodies(url))
     assert bodies["message"] == "Use bold links"

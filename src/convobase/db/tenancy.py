@@ -163,15 +163,3 @@ async def shared_permissions(
     rows = await db.execute(stmt)
     # "write" sorts after "read", so max() is the strongest.
     return {cid: ("write" if perm == "write" else "read") for cid, perm in rows}
-
-
-async def shared_with(
-    db: AsyncSession, user_id: uuid.UUID, now: datetime
-) -> dict[uuid.UUID, uuid.UUID]:
-    """The conversations shared with ``user_id`` by a live user share, each with its owner.
-
-    For queries that cannot join the shares themselves (the search index is keyed by owner)."""
-    stmt = select(Conversation.id, Conversation.user_id).where(
-        Conversation.id.in_(_live_user_shares(user_id, now)), Conversation.user_id != user_id
-    )
-    return {conversation_id: owner for conversation_id, owner in await db.execute(stmt)}

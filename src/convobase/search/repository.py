@@ -12,19 +12,32 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, TextClause, bindparam, text
+from sqlalchemy import BindParameter, TextClause, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from convobase.db.tenancy import shared_with
+from convobase.models import Conversation
 from convobase.search.index import owner_token
 from convobase.search.query import Query, Term, to_fts5, to_tsquery, tsquery_exact
 
 START, STOP = "\x02", "\x03"
 
 
+async def shared_conversations(
+    db: AsyncSession, user_id: uuid.UUID, now: datetime
+) -> dict[uuid.UUID, uuid.UUID]:
+    """The conversations shared with ``user_id`` (the tenancy helper's live user shares), each
+    with its owner: the search index is keyed by owner, so a search names them."""
+    dialect = db.get_bind().dialect.name
+    shared = shared_with(select(Conversation), user_id, now, dialect=dialect)
+    stmt = shared.with_only_columns(Conversation.id, Conversation.user_id)
+    return {conversation_id: owner for conversation_id, owner in await db.execute(stmt)}
+
+
 @dataclass(frozen=True, slots=True)
 class Scope:
     """Whose documents a search reads: the caller's, and the conversations shared with them
-    (from the tenancy helper `shared_with`: conversation id -> owner)."""
+    (`shared_conversations`: conversation id -> owner)."""
 
     user_id: uuid.UUID
     shared: dict[uuid.UUID, uuid.UUID]

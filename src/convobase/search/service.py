@@ -9,7 +9,6 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convobase.db.base import utcnow
-from convobase.db.tenancy import shared_with
 from convobase.search import conversation_repository, repository
 from convobase.search.query import parse
 from convobase.search.schemas import ConversationSearchHit, SearchHit
@@ -22,7 +21,7 @@ def highlight(snippet: str) -> str:
 
 
 async def _scope(db: AsyncSession, user_id: uuid.UUID) -> repository.Scope:
-    return repository.Scope(user_id, await shared_with(db, user_id, utcnow()))
+    return repository.Scope(user_id, await repository.shared_conversations(db, user_id, utcnow()))
 
 
 def _hit(row: repository.Row, title: str | None) -> SearchHit:

@@ -1,7 +1,7 @@
 """search documents of messages hold the text a reader sees (Markdown syntax stripped)
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-04 18:30:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from convobase.search.plain import plain_text
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
