@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -136,12 +137,21 @@ def run(*, engine: str, scale: float, seconds: int, rounds: int) -> dict[str, An
                 servers.echo() as echo_base,
                 httpx.Client(base_url=base, timeout=30) as client,
             ):
+                load_before = os.getloadavg()
                 result = _measure(
                     engine, client, base, echo_base, loaded, rng, seconds=seconds, rounds=rounds
                 )
                 baseline = _login(client, loaded.users[0][1])
+                load_between = os.getloadavg()
                 heavy_rows, heavy_checks = _measure_heavy_lists(client, heavy, baseline, rng)
+                load_after = os.getloadavg()
     result["rows"][3:3] = heavy_rows  # after the other reads
+    # The machine is shared: its 1/5/15-minute load averages tell how noisy the rounds were.
+    result["load_average"] = {
+        "before_measuring": load_before,
+        "before_heavy_user_lists": load_between,
+        "after_heavy_user_lists": load_after,
+    }
     result["checks"] += heavy_checks
     result["dataset"] = {
         "users": users,

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from convobase.models import Share
 from tests.helpers import Account, append, new_conversation, signup
@@ -158,3 +158,32 @@ async def test_a_cursor_keeps_its_place_when_shares_change(client: httpx.AsyncCl
     ).json()
     assert [c["title"] for c in rest["data"]] == ["m2", "m1", "b0", "m0"]
     assert rest["next_cursor"] is None
+
+
+async def test_a_page_and_its_permissions_are_one_statement(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    """The permission of each listed conversation comes with the page, in the same statement
+    (one round trip), not from a second query on the shares of the page's shared rows."""
+    me = await signup(client)
+    alice = await signup(client)
+    await new_conversation(client, me, title="mine")
+    for title, permission in (("read", "read"), ("write", "write")):
+        theirs = await new_conversation(client, alice, title=title)
+        await share_with(client, alice, theirs["id"], me, permission)
+    statements: list[str] = []
+
+    def capture(*args: Any) -> None:
+        statements.append(args[2])  # the statement as sent to the driver
+
+    engine = app.state.runtime.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        response = await client.get("/api/v1/conversations", headers=me.headers)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert response.status_code == 200, response.text
+    listed = [(c["title"], c["permission"], c["shared"]) for c in response.json()["data"]]
+    assert listed == [("write", "write", True), ("read", "read", True), ("mine", "owner", False)]
+    on_the_list = [s for s in statements if "conversations" in s or "shares" in s]
+    assert len(on_the_list) == 1, on_the_list

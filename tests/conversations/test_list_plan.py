@@ -127,7 +127,7 @@ async def _page_sql(
     after = None
     if second:
         first = await repository.page(db, me, limit=LIMIT, after=None, where=where, now=now)
-        after = (first[-2].last_activity_at, first[-2].id)
+        after = (first[-2].conversation.last_activity_at, first[-2].conversation.id)
     with _captured(db) as statements:
         rows = await repository.page(db, me, limit=LIMIT, after=after, where=where, now=now)
     assert len(rows) == LIMIT

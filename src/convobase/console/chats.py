@@ -76,9 +76,10 @@ async def load_sidebar(
     where = conversations.ConversationFilter(
         archived=show == "archived", pinned=True if show == "pinned" else None, tag=tag
     )
-    rows = await conversations.page(
+    listed = await conversations.page(
         db, viewer.user.id, limit=SIDEBAR_PAGE + 1, after=after, where=where, now=utcnow()
     )
+    rows = [access.conversation for access in listed]  # the sidebar shows no permission
     rows, next_cursor = page_of(
         rows, SIDEBAR_PAGE, runtime.secret, lambda c: (c.last_activity_at.isoformat(), c.id)
     )

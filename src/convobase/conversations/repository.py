@@ -21,9 +21,11 @@ from sqlalchemy import (
     String,
     Uuid,
     bindparam,
+    case,
     delete,
     exists,
     func,
+    literal,
     select,
     tuple_,
     union_all,
@@ -39,7 +41,7 @@ from convobase.db.tenancy import (
     get_accessible,
     get_owned,
     owned_by,
-    shared_permissions,
+    shared_permission,
     shared_with,
 )
 from convobase.errors import NotFound
@@ -85,16 +87,6 @@ async def get_shared_or_owned(
     return await get_accessible(db, conversation_id, user_id, now, for_update=for_update)
 
 
-async def permissions(
-    db: AsyncSession, user_id: uuid.UUID, rows: list[Conversation], now: datetime
-) -> dict[uuid.UUID, Permission]:
-    """The caller's permission on each listed conversation ("owner" for their own)."""
-    shared = await shared_permissions(
-        db, user_id, [c.id for c in rows if c.user_id != user_id], now
-    )
-    return {c.id: "owner" if c.user_id == user_id else shared.get(c.id, "read") for c in rows}
-
-
 def _flags_filtered(stmt: SelectT, where: ConversationFilter) -> SelectT:
     # The filters apply to the fields as the owner set them (on shared conversations too).
     if where.archived is not None:
@@ -133,48 +125,71 @@ def page_statement(
     by_tag: bool,
     paged: bool,
     dialect: str,
-) -> Select[Conversation]:
-    """One page of the list, newest activity first, keyset on (last_activity_at, id).
+) -> Select[Conversation, str]:
+    """One page of the list, newest activity first, keyset on (last_activity_at, id), each row
+    with the caller's permission on it ("owner", or the share's "write"/"read").
 
     A UNION ALL of index walks merged in list order: the user's own conversations as one walk
     of ix_conversations_user_list per (archived, pinned) pair the filters allow (each range is
     already in list order), and the conversations shared with them (found through their live
     shares, then sorted: the only sort, over what is shared with them, never their own). The
     merge stops at ``limit`` rows, so a page's cost does not grow with the conversations owned.
+    The permission is looked up for the page's shared rows only, in the same statement (one
+    round trip for the whole page).
 
     Built once per shape (which filters, first or later page, engine) with the values as
     parameters (``page_parameters``): building this statement costs about as much as running it.
     """
     user_id = bindparam("user_id", type_=Uuid())
-    arms = [
-        owned_by(select(Conversation), Conversation, user_id).where(
-            Conversation.archived == is_archived, Conversation.pinned == is_pinned
-        )
-        for is_archived in _flag_values(archived)
-        for is_pinned in _flag_values(pinned)
-    ]
     now = bindparam("now", type_=UTCDateTime())
-    shared = shared_with(select(Conversation), user_id, now, dialect=dialect)
-    arms.append(_flags_filtered(shared, ConversationFilter(archived=archived, pinned=pinned)))
+    limit = bindparam("limit", type_=Integer())
     domain = bindparam("domain", type_=String()) if by_domain else None
     tag = bindparam("tag", type_=String()) if by_tag else None
-    arms = [_other_filtered(arm, domain, tag) for arm in arms]
+    keyset = None
     if paged:
         after = tuple_(
             bindparam("after_at", type_=UTCDateTime()), bindparam("after_id", type_=Uuid())
         )
         keyset = tuple_(Conversation.last_activity_at, Conversation.id) < after
-        arms = [arm.where(keyset) for arm in arms]
-    limit = bindparam("limit", type_=Integer())
+
+    def narrowed(arm: SelectT) -> SelectT:
+        arm = _other_filtered(arm, domain, tag)
+        return arm if keyset is None else arm.where(keyset)
+
+    arms = [
+        narrowed(owned_by(select(Conversation), Conversation, user_id)).where(
+            Conversation.archived == is_archived, Conversation.pinned == is_pinned
+        )
+        for is_archived in _flag_values(archived)
+        for is_pinned in _flag_values(pinned)
+    ]
+    flags = ConversationFilter(archived=archived, pinned=pinned)
+    shared = narrowed(
+        _flags_filtered(shared_with(select(Conversation), user_id, now, dialect=dialect), flags)
+    )
     if dialect == "postgresql":
         # PostgreSQL merges (Merge Append) only arms it knows to be ordered, and an arm's own
         # equality on the index's leading columns does not tell it so: each arm is cut to a
-        # page in its own subquery (an index walk of at most ``limit`` rows), then merged.
-        # SQLite merges the bare arms lazily (MERGE (UNION ALL)), reading only what it keeps.
-        arms = [arm.order_by(*_list_order(Conversation)).limit(limit) for arm in arms]
+        # page in its own subquery (an index walk of at most ``limit`` rows, or for the shared
+        # arm a top-N sort that keeps only ``limit`` rows), then merged.
+        arms = [arm.order_by(*_list_order(Conversation)).limit(limit) for arm in [*arms, shared]]
+    else:
+        # SQLite merges the bare arms lazily (MERGE (UNION ALL)), reading only what it keeps,
+        # but sorts the shared arm in full, whole rows (titles, prompts, settings) included.
+        # The sort is cut to a page of keys, then only those rows are read and sorted.
+        page_of_shared = (
+            shared.with_only_columns(Conversation.id)
+            .order_by(*_list_order(Conversation))
+            .limit(limit)
+        )
+        arms.append(select(Conversation).where(Conversation.id.in_(page_of_shared)))
     # Ordered outside the UNION ALL, which both engines then plan as a merge of the arms.
     listed = aliased(Conversation, union_all(*arms).subquery("listed"))
-    return select(listed).order_by(*_list_order(listed)).limit(limit)
+    permission = case(
+        (listed.user_id == user_id, literal("owner")),
+        else_=shared_permission(listed.id, user_id, now),
+    )
+    return select(listed, permission).order_by(*_list_order(listed)).limit(limit)
 
 
 def _list_order(entity: Any) -> tuple[ColumnElement[Any], ...]:
@@ -208,8 +223,9 @@ async def page(
     after: tuple[datetime, uuid.UUID] | None,
     where: ConversationFilter,
     now: datetime,
-) -> list[Conversation]:
-    """Owned and shared conversations, newest activity first (see ``page_statement``)."""
+) -> list[Access]:
+    """Owned and shared conversations, newest activity first, each with the caller's
+    permission, in one statement (see ``page_statement``)."""
     stmt = page_statement(
         where.archived,
         where.pinned,
@@ -219,7 +235,16 @@ async def page(
         dialect=db.get_bind().dialect.name,
     )
     values = page_parameters(user_id, limit=limit, after=after, where=where, now=now)
-    return list((await db.execute(stmt, values)).scalars())
+    rows = await db.execute(stmt, values)
+    return [Access(conversation, _permission(granted)) for conversation, granted in rows]
+
+
+def _permission(granted: str | None) -> Permission:
+    if granted == "owner":
+        return "owner"
+    # "write" sorts after "read", so the strongest live share is max(); the row was listed
+    # for that share, so None (none found) cannot happen but would read as the weaker one.
+    return "write" if granted == "write" else "read"
 
 
 async def count(

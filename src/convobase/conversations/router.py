@@ -64,12 +64,14 @@ async def list_conversations(
     user_id = principal.user.id
     rows = await repository.page(db, user_id, limit=limit + 1, after=after, where=where, now=now)
     rows, next_cursor = page_of(
-        rows, limit, runtime.secret, lambda c: (c.last_activity_at.isoformat(), c.id)
+        rows,
+        limit,
+        runtime.secret,
+        lambda a: (a.conversation.last_activity_at.isoformat(), a.conversation.id),
     )
-    permissions = await repository.permissions(db, user_id, rows, now)
     total = await repository.count(db, user_id, where, now) if include_total else None
     return ConversationPage(
-        data=[conversation_out(c, permissions[c.id]) for c in rows],
+        data=[conversation_out(a.conversation, a.permission) for a in rows],
         next_cursor=next_cursor,
         total=total,
     )

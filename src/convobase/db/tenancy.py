@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar
 
-from sqlalchemy import BindParameter, ColumnElement, Select, any_, func, or_, select
+from sqlalchemy import BindParameter, ColumnElement, ScalarSelect, Select, any_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -59,15 +59,20 @@ async def get_owned(
 Permission = Literal["owner", "write", "read"]
 
 
-def _live_user_shares(user_id: UserRef, now: Moment) -> Select[uuid.UUID]:
-    """Ids of the conversations shared with ``user_id`` (unrevoked, unexpired user shares);
-    served by the index ix_shares_recipient_conversation."""
-    return select(Share.conversation_id).where(
+def _live_user_share(user_id: UserRef, now: Moment) -> tuple[ColumnElement[bool], ...]:
+    """A share is a live user share to ``user_id``: unrevoked, unexpired, of kind "user"."""
+    return (
         Share.recipient_id == user_id,
         Share.kind == "user",
         Share.revoked_at.is_(None),
         or_(Share.expires_at.is_(None), Share.expires_at > now),
     )
+
+
+def _live_user_shares(user_id: UserRef, now: Moment) -> Select[uuid.UUID]:
+    """Ids of the conversations shared with ``user_id``; served by the index
+    ix_shares_recipient_conversation."""
+    return select(Share.conversation_id).where(*_live_user_share(user_id, now))
 
 
 def _accessible(user_id: uuid.UUID, now: datetime) -> ColumnElement[bool]:
@@ -97,6 +102,22 @@ def shared_with(stmt: SelectT, user_id: UserRef, now: Moment, *, dialect: str) -
     else:
         found = Conversation.id.in_(shared_ids)  # SQLite: the list, then key lookups
     return stmt.where(found, Conversation.user_id != user_id)
+
+
+def shared_permission(
+    conversation_id: ColumnElement[uuid.UUID] | InstrumentedAttribute[uuid.UUID],
+    user_id: UserRef,
+    now: Moment,
+) -> ScalarSelect[str | None]:
+    """The strongest live permission ``user_id`` has been shared on ``conversation_id`` (a
+    column of the enclosing query), NULL when none: a correlated lookup of
+    ix_shares_recipient_conversation, for a query that lists conversations with permissions."""
+    # "write" sorts after "read", so max() is the strongest.
+    return (
+        select(func.max(Share.permission))
+        .where(Share.conversation_id == conversation_id, *_live_user_share(user_id, now))
+        .scalar_subquery()
+    )
 
 
 @dataclass(frozen=True, slots=True)
