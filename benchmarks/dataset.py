@@ -20,7 +20,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from convobase.db.base import new_id
-from convobase.models import Conversation, Message, SearchDoc, Share, User
+from convobase.models import Conversation, Message, SearchDoc, SearchTerm, Share, User
+from convobase.search import vocabulary
 from convobase.search.index import owner_token
 
 WORDS = (
@@ -86,6 +87,7 @@ async def load(
     docs: list[dict[str, Any]] = []
     total_messages = 0
     total_conversations = 0
+    known: set[str] = set()  # words already in search_terms
 
     async def flush() -> None:
         nonlocal conversations, messages, docs
@@ -95,6 +97,10 @@ async def load(
             await _insert(engine, Message.__table__, messages)
         if docs:
             await _insert(engine, SearchDoc.__table__, docs)
+            new_terms = vocabulary.words(d["body"] for d in docs) - known
+            if new_terms:
+                await _insert(engine, SearchTerm.__table__, [{"term": t} for t in new_terms])
+                known.update(new_terms)
         conversations, messages, docs = [], [], []
 
     moment = base

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
+from sqlalchemy import select
 
+from convobase.models import SearchTerm
+from convobase.search.vocabulary import MAX_EXPANSION
 from tests.helpers import Account, append, assert_error, new_conversation, signup
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -218,3 +223,29 @@ async def test_snippets_are_plain_text(client: httpx.AsyncClient) -> None:
     (conversation_hit,) = grouped.json()["data"]
     (best,) = conversation_hit["messages"]
     assert "<mark>tidy</mark> <mark>walrus</mark> answer" in best["snippet"]
+
+
+async def test_a_typed_prefix_reads_the_words_documents_hold(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    """Appends, edits and titles record their words, so a prefix becomes those whole words;
+    a prefix with more known words than the expansion takes is still answered."""
+    user = await signup(client)
+    chat = await new_conversation(client, user, title="Café Überblick")
+    message = await append(client, user, chat["id"], "Quokkas visit Lisbon")
+    edit = await client.patch(
+        f"/api/v1/conversations/{chat['id']}/messages/{message['id']}",
+        headers=user.headers,
+        json={"content": "Quokkas visit Lisbon and Ljubljana"},
+    )
+    assert edit.status_code == 200, edit.text
+    async with app.state.runtime.database.session() as db:
+        terms = set((await db.execute(select(SearchTerm.term))).scalars())
+    assert {"quokkas", "lisbon", "ljubljana", "café", "cafe", "überblick", "uberblick"} <= terms
+
+    assert [h["kind"] for h in await search(client, user, "ljub")] == ["message"]
+    assert [h["kind"] for h in await search(client, user, "caf")] == ["title"]
+    many = " ".join(f"zq{i:02d}word" for i in range(MAX_EXPANSION + 1))
+    await append(client, user, chat["id"], many)
+    hits = await search(client, user, "zq")
+    assert len(hits) == 1 and "<mark>zq00word</mark>" in hits[0]["snippet"]

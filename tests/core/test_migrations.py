@@ -162,3 +162,28 @@ def test_sqlite_search_documents_become_plain_text(tmp_path: Path) -> None:
 def test_postgres_search_documents_become_plain_text() -> None:
     with servers.pg_database() as url:
         _check_plain_text_documents(url)
+
+
+async def _terms(url: str) -> set[str]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return set((await conn.execute(sa.text("SELECT term FROM search_terms"))).scalars())
+    finally:
+        await engine.dispose()
+
+
+def _check_search_terms_filled(url: str) -> None:
+    upgrade(url, "0010")
+    asyncio.run(_search_docs_before_0010(url))
+    upgrade(url)
+    assert {"use", "bold", "links", "title", "stays", "written"} <= asyncio.run(_terms(url))
+
+
+def test_sqlite_search_terms_hold_existing_words(tmp_path: Path) -> None:
+    _check_search_terms_filled(f"sqlite+aiosqlite:///{tmp_path / 't.db'}")
+
+
+def test_postgres_search_terms_hold_existing_words() -> None:
+    with servers.pg_database() as url:
+        _check_search_terms_filled(url)

@@ -11,7 +11,7 @@ from convobase.models.message import Message, MessageEdit
 from convobase.models.oauth import OAuthAccount, OAuthState
 from convobase.models.preference import Preference
 from convobase.models.provider_key import ProviderKey
-from convobase.models.search_doc import SearchDoc
+from convobase.models.search_doc import SearchDoc, SearchTerm
 from convobase.models.share import Share
 from convobase.models.usage import (
     ModelPrice,
@@ -44,6 +44,7 @@ __all__ = [
     "ProviderKey",
     "QuotaReservation",
     "SearchDoc",
+    "SearchTerm",
     "Share",
     "ToolRun",
     "UsageDaily",

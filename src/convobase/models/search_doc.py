@@ -8,6 +8,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from convobase.db.base import Base
 
+MAX_TERM_LENGTH = 64  # longer runs of letters are not words anyone types
+
 
 class SearchDoc(Base):
     """The search index's documents: one per message and one per conversation title.
@@ -36,3 +38,21 @@ class SearchDoc(Base):
     role: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime]
     body: Mapped[str] = mapped_column(Text)
+
+
+class SearchTerm(Base):
+    """Every word the search documents have held (lower-cased, and once more without its
+    diacritics), so a prefix typed in the search box becomes the whole words it stands for.
+
+    Both engines answer an exact word from one posting list; a prefix costs FTS5 (and a GIN
+    partial match) a merge of every matching word's postings across all users. Rows are never
+    removed: a word no document holds any more just matches nothing. See migration 0011.
+    """
+
+    __tablename__ = "search_terms"
+
+    # Byte order on both engines (SQLite's BINARY, PostgreSQL's "C"), so a prefix is a range.
+    term: Mapped[str] = mapped_column(
+        String(MAX_TERM_LENGTH).with_variant(String(MAX_TERM_LENGTH, collation="C"), "postgresql"),
+        primary_key=True,
+    )

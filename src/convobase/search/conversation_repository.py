@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +39,7 @@ from convobase.search.repository import (
     pg_rank,
     row_of,
     same,
+    sqlite_exact_bonus,
     sqlite_uuid,
     sqlite_uuid_or_none,
     statement,
@@ -82,7 +83,8 @@ class _Sqlite(_Dialect):
     def scored(self, param: str, expression: str, terms: tuple[Term, ...] = ()) -> str:
         self.params[param] = fts5_scope(self.scope.owner_tokens) + " AND " + expression
         owned = self.scope.sql(self.params, self.uuid_bind)
-        return f"""SELECT d.conversation_id AS cid, bm25(search_fts, 1.0, 0.0) AS s
+        bonus = sqlite_exact_bonus(self.params, param, terms, self.scope.owner_tokens)
+        return f"""SELECT d.conversation_id AS cid, bm25(search_fts, 1.0, 0.0){bonus} AS s
             FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid
             WHERE search_fts MATCH :{param} AND {owned}"""
 
@@ -111,7 +113,7 @@ def _dialect(db: AsyncSession, scope: Scope, params: dict[str, Any]) -> _Dialect
 
 
 def _term(sqlite: bool, term: Term) -> str:
-    single = Query((Term(term.words, term.prefix),))
+    single = Query((replace(term, negated=False),))
     return fts5_terms(single) if sqlite else tsquery_of(term)
 
 
@@ -129,9 +131,8 @@ async def conversations(
     sqlite = isinstance(dialect, _Sqlite)
     ctes, joins = [], []
     for i, term in enumerate(query.positive):
-        ctes.append(
-            f"t{i} AS {dialect.materialized()}({dialect.scored(f'm{i}', _term(sqlite, term))})"
-        )
+        scored = dialect.scored(f"m{i}", _term(sqlite, term), (term,))
+        ctes.append(f"t{i} AS {dialect.materialized()}({scored})")
         grouped = f"(SELECT cid, min(s) AS s FROM t{i} GROUP BY cid) g{i}"
         joins.append(grouped if i == 0 else f"JOIN {grouped} ON g{i}.cid = g0.cid")
     score = " + ".join(f"g{i}.s" for i in range(len(query.positive)))
@@ -146,7 +147,7 @@ async def conversations(
         score += " + COALESCE(gw.s, 0)"
     excluded = ""
     if query.negative:
-        positive = tuple(Term(t.words, t.prefix) for t in query.negative)
+        positive = tuple(replace(t, negated=False) for t in query.negative)
         expression = fts5_any(positive) if sqlite else tsquery_any(positive)
         ctes.append(f"excluded AS {dialect.materialized()}({dialect.scored('neg', expression)})")
         excluded = " WHERE g0.cid NOT IN (SELECT cid FROM excluded)"
@@ -191,7 +192,7 @@ async def snippets(
         return []
     params: dict[str, Any] = {"per": SNIPPETS_PER_CONVERSATION, "start_mark": START}
     params["stop_mark"] = STOP
-    terms = tuple(Term(t.words, t.prefix) for t in query.positive)
+    terms = query.positive
     if is_sqlite(db):
         params["any"] = fts5_scope(scope.owner_tokens) + " AND " + fts5_any(terms)
         params["page"] = [c.hex for c in conversation_ids]

@@ -9,6 +9,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convobase.models import Conversation, Message, SearchDoc
+from convobase.search import vocabulary
 from convobase.search.plain import plain_text
 
 
@@ -46,14 +47,18 @@ def title_doc(conversation: Conversation) -> SearchDoc:
 
 
 async def index_message(db: AsyncSession, message: Message) -> None:
-    db.add(message_doc(message))
+    doc = message_doc(message)
+    db.add(doc)
+    await vocabulary.add(db, [doc.body])
 
 
 async def reindex_message(db: AsyncSession, message: Message) -> None:
+    body = plain_text(message.content)
+    await vocabulary.add(db, [body])
     await db.execute(
         update(SearchDoc)
         .where(SearchDoc.ref_id == message.id)
-        .values(body=plain_text(message.content), role=message.role)
+        .values(body=body, role=message.role)
         .execution_options(synchronize_session=False)
     )
 
@@ -68,9 +73,11 @@ async def unindex(db: AsyncSession, ref_id: uuid.UUID) -> None:
 
 async def index_title(db: AsyncSession, conversation: Conversation) -> None:
     db.add(title_doc(conversation))
+    await vocabulary.add(db, [conversation.title or ""])
 
 
 async def reindex_title(db: AsyncSession, conversation: Conversation, when: datetime) -> None:
+    await vocabulary.add(db, [conversation.title or ""])
     await db.execute(
         update(SearchDoc)
         .where(SearchDoc.ref_id == conversation.id)

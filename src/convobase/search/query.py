@@ -31,6 +31,14 @@ class Term:
     words: tuple[str, ...]  # one word, or the words of a phrase
     prefix: bool = False  # the last word matches as a prefix
     negated: bool = False
+    # The known whole words the prefix stands for (`search.vocabulary`), read as exact terms
+    # instead of the engine's prefix search; None: not looked up, or too many.
+    completions: tuple[str, ...] | None = None
+
+    def alternatives(self) -> tuple[tuple[str, ...], ...]:
+        """The prefix term as whole-word phrases: its own words, then each completion."""
+        head = self.words[:-1]
+        return (self.words, *((*head, word) for word in self.completions or ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +98,21 @@ def fts5_scope(owners: tuple[str, ...]) -> str:
     return "owner : (" + " OR ".join(f'"{owner}"' for owner in owners) + ")"
 
 
+def _fts5_phrase(words: tuple[str, ...]) -> str:
+    return '"' + " ".join(words) + '"'
+
+
 def _fts5_term(term: Term) -> str:
-    quoted = '"' + " ".join(term.words) + '"'
+    quoted = _fts5_phrase(term.words)
+    if term.prefix and term.completions is not None:
+        return "(" + " OR ".join(_fts5_phrase(w) for w in term.alternatives()) + ")"
     # The exact phrase beside the prefix: bm25 sums both, so an exact match scores higher.
     return f"({quoted} OR {quoted}*)" if term.prefix else quoted
+
+
+def fts5_exact(term: Term) -> str:
+    """A prefix term's own words, as typed (for the exact-match bonus)."""
+    return _fts5_phrase(term.words)
 
 
 def fts5_terms(query: Query) -> str:
@@ -109,7 +128,14 @@ def fts5_any(terms: tuple[Term, ...]) -> str:
     return "(" + " OR ".join(_fts5_term(t) for t in terms) + ")"
 
 
+def _tsquery_phrase(words: tuple[str, ...]) -> str:
+    quoted = [f"'{w}'" for w in words]
+    return f"({' <-> '.join(quoted)})" if len(quoted) > 1 else quoted[0]
+
+
 def _tsquery_term(term: Term) -> str:
+    if term.prefix and term.completions is not None:
+        return "(" + " | ".join(_tsquery_phrase(w) for w in term.alternatives()) + ")"
     words = [f"'{w}'" for w in term.words]
     if term.prefix:  # 'w':* matches w itself too; the ranking adds `tsquery_exact`
         words[-1] += ":*"

@@ -18,7 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from convobase.db.tenancy import shared_with
 from convobase.models import Conversation
 from convobase.search.index import owner_token
-from convobase.search.query import Query, Term, to_fts5, to_tsquery, tsquery_exact
+from convobase.search.query import (
+    Query,
+    Term,
+    fts5_exact,
+    fts5_scope,
+    to_fts5,
+    to_tsquery,
+    tsquery_exact,
+)
 
 START, STOP = "\x02", "\x03"
 
@@ -67,6 +75,27 @@ def pg_rank(params: dict[str, Any], name: str, terms: tuple[Term, ...], tsquery:
         return rank
     params[name] = exact
     return f"({rank} + ts_rank_cd({vector}, to_tsquery('simple', :{name})))"
+
+
+# Lower is better: a document holding a prefix term's word exactly ranks above every document
+# that only holds longer words (bm25 alone would favour the rarer, longer word).
+SQLITE_EXACT_BONUS = 1000.0
+
+
+def sqlite_exact_bonus(
+    params: dict[str, Any], name: str, terms: tuple[Term, ...], owners: tuple[str, ...]
+) -> str:
+    """SQL added to the bm25 score of ``search_docs d`` (``""`` when no term needs it): minus
+    the bonus per prefix term read through its completions whose own words ``d`` holds. Each
+    set is an owner-scoped exact match: one posting list, intersected with the owner's."""
+    bonus = ""
+    for i, term in enumerate(t for t in terms if t.prefix and t.completions and not t.negated):
+        params[f"{name}_x{i}"] = fts5_scope(owners) + " AND " + fts5_exact(term)
+        bonus += (
+            f" - (CASE WHEN d.id IN (SELECT rowid FROM search_fts"
+            f" WHERE search_fts MATCH :{name}_x{i}) THEN {SQLITE_EXACT_BONUS} ELSE 0 END)"
+        )
+    return bonus
 
 
 def statement(sql: str, params: dict[str, Any]) -> TextClause:
@@ -181,11 +210,12 @@ async def _sqlite(
     extra = _filters(where, params, sqlite_uuid, _sqlite_time)
     owned = scope.sql(params, sqlite_uuid)
     keyset = _keyset(after, params)
+    bonus = sqlite_exact_bonus(params, "match", query.positive, scope.owner_tokens)
     # Only constant fragments are formatted in; every value is a bound parameter.
     sql = f"""
         SELECT * FROM (
             SELECT d.id AS doc_id, d.kind, d.conversation_id, d.message_id, d.role,
-                   d.created_at, bm25(search_fts, 1.0, 0.0) AS score,
+                   d.created_at, bm25(search_fts, 1.0, 0.0){bonus} AS score,
                    snippet(search_fts, 0, :start_mark, :stop_mark, '…', 16) AS snippet,
                    c.title AS title
             FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid

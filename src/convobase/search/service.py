@@ -9,7 +9,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from convobase.db.base import utcnow
-from convobase.search import conversation_repository, repository
+from convobase.search import conversation_repository, repository, vocabulary
 from convobase.search.query import parse
 from convobase.search.schemas import ConversationSearchHit, SearchHit
 
@@ -46,7 +46,7 @@ async def search(
     limit: int,
     after: tuple[float, int] | None,
 ) -> list[tuple[SearchHit, tuple[float, int]]]:
-    query = parse(q)
+    query = await vocabulary.expand(db, parse(q))
     scope = await _scope(db, user_id)
     rows = await repository.search(db, scope, query, where, limit=limit, after=after)
     return [(_hit(r, r.title), (r.score, r.doc_id)) for r in rows]
@@ -62,7 +62,7 @@ async def search_conversations(
 ) -> list[tuple[ConversationSearchHit, tuple[float, uuid.UUID]]]:
     """Conversations holding every word of ``q`` (in any of their messages or the title),
     best first, each with its best-matching message snippets."""
-    query = parse(q)
+    query = await vocabulary.expand(db, parse(q))
     scope = await _scope(db, user_id)
     found = await conversation_repository.conversations(db, scope, query, limit=limit, after=after)
     docs = await conversation_repository.snippets(

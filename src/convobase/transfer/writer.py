@@ -40,6 +40,7 @@ from convobase.models import (
     SearchDoc,
     ToolRun,
 )
+from convobase.search import vocabulary
 from convobase.search.index import owner_token
 from convobase.search.plain import plain_text
 from convobase.transfer.ids import Sequence, millis, uuid7_at
@@ -314,3 +315,4 @@ async def write(db: AsyncSession, batch: list[Rows]) -> None:
         # Chunks keep each statement under the engines' bound-parameter limits.
         for start in range(0, len(values), 1000):
             await db.execute(insert(model), values[start : start + 1000])
+    await vocabulary.add(db, (d["body"] for r in batch for d in r.docs))
