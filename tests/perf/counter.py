@@ -55,6 +55,8 @@ class Counts:
     round_trips: int = 0  # PostgreSQL only (asyncpg); 0 on SQLite
     round_trip_kinds: Counter[str] = field(default_factory=Counter)
     sql: list[str] = field(default_factory=list)
+    # Everything in order: "checkout", "begin", each statement, "commit", "rollback".
+    trace: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, int]:
         return {
@@ -135,18 +137,23 @@ class StatementCounter:
         statement: str = args[2]
         self.counts.statements += 1
         self.counts.sql.append(_SPACES.sub(" ", statement).strip())
+        self.counts.trace.append(self.counts.sql[-1])
 
     def _on_begin(self, *_: Any) -> None:
         self.counts.begins += 1
+        self.counts.trace.append("begin")
 
     def _on_commit(self, *_: Any) -> None:
         self.counts.commits += 1
+        self.counts.trace.append("commit")
 
     def _on_rollback(self, *_: Any) -> None:
         self.counts.rollbacks += 1
+        self.counts.trace.append("rollback")
 
     def _on_checkout(self, *_: Any) -> None:
         self.counts.checkouts += 1
+        self.counts.trace.append("checkout")
 
     def _on_connect(self, dbapi_connection: Any, _record: Any) -> None:
         driver_connection = dbapi_connection.driver_connection  # asyncpg.Connection

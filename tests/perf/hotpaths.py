@@ -135,16 +135,22 @@ class PathCounts:
 
 
 async def count_hot_paths(
-    app: Any, *, paths: tuple[str, ...] = PATHS, warmup: int = 3, repeat: int = 3
+    app: Any,
+    *,
+    paths: tuple[str, ...] = PATHS,
+    warmup: int = 3,
+    repeat: int = 3,
+    caller: Caller | None = None,
 ) -> dict[str, PathCounts]:
     """Per path, the database work of ``repeat`` steady-state requests through ``app``.
 
-    ``app`` must be running (its lifespan entered); its real engine is watched.
+    ``app`` must be running (its lifespan entered); its real engine is watched. A new user is
+    signed up unless ``caller`` is given.
     """
     counter = StatementCounter(app.state.runtime.database.engine)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        caller = await sign_up(client)
+        caller = caller or await sign_up(client)
         await counter.attach()
         try:
             results = {}
