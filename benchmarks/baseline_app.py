@@ -68,6 +68,7 @@ IS_SQLITE = URL.startswith("sqlite")
 GLOBAL_SCOPE = uuid.UUID(int=0)  # usage rollups' all-users row, as Convobase writes it
 # Statements and round trips sent, for the benchmark to read in-process (never served).
 STATS = {"statements": 0, "round_trips": 0}
+_STORING: set[asyncio.Future[None]] = set()  # streams' stores in flight (held against GC)
 
 # --- The statements (Convobase's, as SQLAlchemy renders them; $n become ? on SQLite). ---
 
@@ -302,9 +303,11 @@ class Database:
         BEGIN IMMEDIATE; on PostgreSQL every session is a transaction, committed by a request's
         own session, rolled back (``commit=False``) by the gateway's short read sessions."""
         conn = await self._take()
+        healthy = False
         try:
             if IS_SQLITE and not write:
                 yield Tx(conn)
+                healthy = True
                 return
             control = (lambda sql: conn.execute(sql)) if IS_SQLITE else conn.execute
             STATS["round_trips"] += 1
@@ -316,11 +319,17 @@ class Database:
             except BaseException:
                 STATS["round_trips"] += 1
                 await control("ROLLBACK")
+                healthy = True
                 raise
             STATS["round_trips"] += 1
             await control("COMMIT" if commit else "ROLLBACK")
+            healthy = True
         finally:
-            self.idle.put_nowait(conn)
+            if healthy:
+                self.idle.put_nowait(conn)
+            else:  # interrupted mid-transaction: never hand a half-open one (a held lock) on
+                self.opened -= 1
+                await asyncio.shield(conn.close())
 
     async def close(self) -> None:
         while not self.idle.empty():
@@ -611,12 +620,21 @@ async def chat_completions(request: Request) -> Response:
                 yield b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\n\n"
             yield b"data: [DONE]\n\n"
         finally:
-            await upstream.aclose()
-            latency_ms = int((time.perf_counter() - started) * 1000)
-            await _persist(
-                db, user_id, model, prompt, "".join(text), usage, finish, latency_ms,
-                conversation_id, answer_id,
-            )  # fmt: skip
+            # Like Convobase, store what arrived even when the client went away (the relay is
+            # cancelled then): the storing runs as a task of its own that cancelling cannot stop.
+
+            async def store() -> None:
+                await upstream.aclose()
+                latency_ms = int((time.perf_counter() - started) * 1000)
+                await _persist(
+                    db, user_id, model, prompt, "".join(text), usage, finish, latency_ms,
+                    conversation_id, answer_id,
+                )  # fmt: skip
+
+            task = asyncio.ensure_future(store())
+            _STORING.add(task)
+            task.add_done_callback(_STORING.discard)
+            await asyncio.shield(task)
 
     headers = {**_ids_headers(conversation_id, answer_id), "Cache-Control": "no-cache"}
     return StreamingResponse(relay(), media_type="text/event-stream", headers=headers)

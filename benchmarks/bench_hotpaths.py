@@ -332,7 +332,7 @@ def _report(
             "cb_cpu_ms": _median(cb, "cpu_ms_per_request"),
             "base_cpu_ms": float("nan"),
             "cb_stmts": ours["counts"][path]["statements"],
-            "cb_trips": ours["counts"][path]["round_trips"],
+            "cb_trips": ours["counts"][path]["round_trips"] if engine == "postgres" else "-",
             "base_stmts": "-",
             "base_trips": "-",
         }
@@ -344,7 +344,7 @@ def _report(
                 base_p99=_median(base, "p99_ms"),
                 base_cpu_ms=_median(base, "cpu_ms_per_request"),
                 base_stmts=floor["counts"][path]["statements"],
-                base_trips=floor["counts"][path]["round_trips"],
+                base_trips=floor["counts"][path]["round_trips"] if engine == "postgres" else "-",
             )
             row["ratio"] = row["cb_rps"] / row["base_rps"] if row["base_rps"] else float("nan")
             same = row["base_stmts"] == row["cb_stmts"]
@@ -392,7 +392,7 @@ def _report(
         "columns": "rps: wrk requests/s (median of rounds); ratio: Convobase / baseline (echo row: "
         "auth/me session / echo); p50/p99 ms; cpu_ms: server CPU ms per request (/proc utime+"
         "stime); stmts/trips: SQL statements / driver round trips per request (PostgreSQL "
-        "trips include BEGIN/COMMIT/ROLLBACK and pre-ping; SQLite: 0, not counted)",
+        "trips include BEGIN/COMMIT/ROLLBACK and pre-ping; not counted on SQLite)",
         "loadavg": {"before": load_before, "after": load_after},
         "rows": rows,
         "checks": checks,
