@@ -74,11 +74,14 @@ def run_wrk(
     headers: dict[str, str] | None = None,
     body: str | None = None,
     paths: list[str] | None = None,
+    timeout_s: int | None = None,
 ) -> WrkResult:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(_script(method, headers or {}, body, paths))
         script = handle.name
     threads = len(paths) if paths else 1
+    # wrk's default 2 s timeout counts slower answers (long streams under load) as errors.
+    timeout = ["--timeout", f"{timeout_s}s"] if timeout_s else []
     try:
         out = subprocess.run(
             [
@@ -87,6 +90,7 @@ def run_wrk(
                 f"-c{connections}",
                 f"-d{seconds}s",
                 "--latency",
+                *timeout,
                 "-s",
                 script,
                 url,

@@ -6,6 +6,7 @@
     python benchmarks/run.py --only usage --engine sqlite --scale 0.1
     python benchmarks/run.py --only gateway        # ~1 min per engine (SQLite, PostgreSQL)
     python benchmarks/run.py --only transfer --engine sqlite   # 200k-message ChatGPT import
+    python benchmarks/run.py --only hotpaths --engine sqlite   # vs a hand-written baseline
 
 Every throughput number is reported next to a bare FastAPI echo endpoint measured in the same
 run, because this machine is shared and noisy: the ratio is what the targets are about.
@@ -35,12 +36,13 @@ from benchmarks import (
     bench_conversations,
     bench_files,
     bench_gateway,
+    bench_hotpaths,
     bench_transfer,
     bench_usage,
 )
 from benchmarks.loadgen import require_wrk
 
-SUITES = ["auth", "conversations", "files", "usage", "gateway", "transfer"]
+SUITES = ["auth", "conversations", "files", "usage", "gateway", "transfer", "hotpaths"]
 RESULTS = Path(__file__).resolve().parent / "results"
 console = Console(width=None if sys.stdout.isatty() else 150)  # wide tables when piped
 
@@ -116,7 +118,8 @@ def main() -> None:
         "--engine",
         choices=["sqlite", "postgres"],
         action="append",
-        help="engines for the conversations, usage and gateway suites (default: both)",
+        help="engines for the conversations, usage, gateway, transfer and hotpaths suites "
+        "(default: both)",
     )
     parser.add_argument(
         "--scale",
@@ -131,7 +134,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     suites = args.only or SUITES
-    if {"auth", "conversations"} & set(suites):
+    if {"auth", "conversations", "hotpaths"} & set(suites):
         require_wrk()
     results = []
     if "auth" in suites:
@@ -153,6 +156,8 @@ def main() -> None:
     if "transfer" in suites:
         for engine in args.engine or ["sqlite", "postgres"]:
             results.append(bench_transfer.run(engine=engine, scale=args.scale))
+    if "hotpaths" in suites:
+        results += bench_hotpaths.run(engines=args.engine, seconds=args.seconds, rounds=args.rounds)
     for result in results:
         show(result)
         console.print(f"written to {save(result).relative_to(Path.cwd())}")
