@@ -44,18 +44,18 @@ def _placements(rows: list[tuple[uuid.UUID, uuid.UUID | None]]) -> list[dict[str
 
 def upgrade() -> None:
     bind = op.get_bind()
-    with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("depth", sa.Integer(), nullable=False, server_default=sa.text("0"))
-        )
-        batch_op.add_column(
-            sa.Column(
-                "segment_id",
-                sa.Uuid(),
-                nullable=False,
-                server_default=sa.text(f"'{NO_SEGMENT}'"),
-            )
-        )
+    # Plain ALTER TABLE ADD COLUMN on both engines, never a batch rebuild: on SQLite a rebuild
+    # drops the old table, and with foreign keys on that sets every parent_id to NULL (and
+    # deletes the rows that cascade from messages).
+    op.add_column(
+        "messages", sa.Column("depth", sa.Integer(), nullable=False, server_default=sa.text("0"))
+    )
+    op.add_column(
+        "messages",
+        sa.Column(
+            "segment_id", sa.Uuid(), nullable=False, server_default=sa.text(f"'{NO_SEGMENT}'")
+        ),
+    )
     messages = sa.table(
         "messages",
         sa.column("id", sa.Uuid),
@@ -95,13 +95,11 @@ def upgrade() -> None:
     if bind.dialect.name == "postgresql":  # SQLite cannot drop a default without a rebuild
         op.alter_column("messages", "depth", server_default=None)
         op.alter_column("messages", "segment_id", server_default=None)
-    with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.create_index(INDEX, ["conversation_id", "segment_id", "depth"], unique=False)
+    op.create_index(INDEX, "messages", ["conversation_id", "segment_id", "depth"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.drop_index(INDEX)
+    op.drop_index(INDEX, table_name="messages")
     if op.get_bind().dialect.name == "sqlite":
         # In place (SQLite >= 3.35): a batch rebuild would drop and re-create the table, and
         # with foreign keys on, dropping it deletes the rows that reference it.
