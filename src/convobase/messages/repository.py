@@ -123,8 +123,9 @@ async def path_segments(
         )
         .select_from(chain)
         .join(parent, parent.id == chain.c.parent_id)
+        # By primary key only (a parent is always in its reply's conversation): with a
+        # conversation filter here SQLite's planner scans the conversation on the segment index.
         .join(parent_first, parent_first.id == parent.segment_id)
-        .where(parent.conversation_id == conversation_id)
     )
     if span is not None:
         step = step.where(chain.c.start > chain.c.leaf_depth - span)
