@@ -25,12 +25,14 @@ from convobase.messages import service
 from convobase.models import Conversation, Message, User
 
 LIMIT = 50
-# A message by its id, or a range of depths of one segment (never the whole conversation).
-KEYED = re.compile(r"\((conversation_id=\? AND )?id=\?\)|segment_id=\? AND depth")
+# A message by its id, the replies of one message, or a range of depths of one segment (never
+# the whole conversation).
+KEYED = re.compile(r"\((conversation_id=\? AND )?(parent_)?id=\?\)|segment_id=\? AND depth")
 SEGMENT_INDEX = "ix_messages_conversation_segment_depth"
 # The tree: a run from the root, a fork off it at depth 600 and another off that at 1,500;
 # the current branch follows both forks to depth 3,000. Each run goes on past its fork.
 RUNS = [(None, 0, 1_000), (600, 601, 2_000), (1_500, 1_501, 3_000)]
+OTHER_MESSAGES = 12_000
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -75,6 +77,28 @@ async def _seed(db: AsyncSession) -> tuple[User, uuid.UUID, dict[int, uuid.UUID]
                 }
             )
             branch[depth] = parent = message_id
+    # Another conversation's messages, so the table is larger than the one conversation (as
+    # it always is): on a table holding nothing else PostgreSQL rightly prefers to scan it.
+    other = new_id()
+    await db.execute(
+        insert(Conversation), [{"id": other, "user_id": user_id, "settings": {}, "tags": []}]
+    )
+    previous = None
+    template, other_segment = rows[-1], other
+    for depth in range(OTHER_MESSAGES):
+        message_id = new_id()
+        other_segment = other_segment if depth else message_id  # one linear run
+        rows.append(
+            {
+                **template,
+                "id": message_id,
+                "conversation_id": other,
+                "parent_id": previous,
+                "depth": depth,
+                "segment_id": other_segment,
+            }
+        )
+        previous = message_id
     for start in range(0, len(rows), 1_000):
         await db.execute(insert(Message), rows[start : start + 1_000])
     await db.commit()
@@ -129,6 +153,7 @@ async def test_a_branch_page_reads_a_page(app: Any, order: str, cursor_depth: in
                 descending=order == "desc",
                 leaf="current",
             )
+            await service.to_out(db, conversation_id, page.messages)  # and their siblings
         # The right page (its correctness in general: test_branch_pages.py).
         first = 0 if cursor_depth is None else cursor_depth + (1 if order == "asc" else -1)
         if order == "desc" and cursor_depth is None:

@@ -235,16 +235,16 @@ async def siblings(
     if not parents:
         return {}
     named = [p for p in parents if p is not None]
-    conditions = [Message.parent_id.in_(named)] if named else []
+    # The conversation in every arm and no ORDER BY: each arm is then one lookup on
+    # (conversation_id, parent_id). Sorting in SQL made SQLite walk the conversation's
+    # (conversation_id, id) index instead, O(conversation) for a page of 50.
+    in_conversation = Message.conversation_id == conversation_id
+    conditions = [and_(in_conversation, Message.parent_id.in_(named))] if named else []
     if None in parents:
-        conditions.append(Message.parent_id.is_(None))
-    stmt = (
-        select(Message.id, Message.parent_id)
-        .where(Message.conversation_id == conversation_id, or_(*conditions))
-        .order_by(Message.id)
-    )
+        conditions.append(and_(in_conversation, Message.parent_id.is_(None)))
+    stmt = select(Message.id, Message.parent_id).where(or_(*conditions))
     children: dict[uuid.UUID | None, list[uuid.UUID]] = defaultdict(list)
-    for child_id, parent_id in await db.execute(stmt):
+    for child_id, parent_id in sorted(await db.execute(stmt), key=lambda row: row[0]):
         children[parent_id].append(child_id)
     return children
 
