@@ -435,3 +435,201 @@ def _measure(
             "append": [r.as_dict() for r in append_runs],
         },
     }
+
+
+# Branch pages (issue 17): a page of a conversation's current branch must cost the same at
+# 200 and at 20,000 messages. Each conversation's branch crosses BRANCH_FORKS forks (an
+# answer regenerated: the old continuation runs on BRANCH_ABANDONED messages, the branch
+# follows the new one), spread evenly along it.
+BRANCH_LENGTHS = (200, 20_000)
+BRANCH_FORKS = 3
+BRANCH_ABANDONED = 5
+BRANCH_SAMPLES = 200
+
+
+async def load_branched(url: str, user_id: uuid.UUID, length: int) -> uuid.UUID:
+    """A conversation whose current branch is ``length`` messages long, rows shaped as the
+    services write them (depth, segment: a first reply continues its parent's segment)."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from convobase.db.base import new_id
+    from convobase.models import Conversation, Message
+
+    rng = random.Random(length)
+    now = datetime.now(UTC) - timedelta(days=1)
+    conversation_id = new_id()
+    forks = {length * k // (BRANCH_FORKS + 1) for k in range(1, BRANCH_FORKS + 1)}
+    rows: list[dict[str, Any]] = []
+
+    def message(parent: uuid.UUID | None, depth: int, segment: uuid.UUID | None) -> uuid.UUID:
+        message_id = new_id()
+        content = dataset.sentence(rng)
+        rows.append(
+            {
+                "id": message_id,
+                "conversation_id": conversation_id,
+                "user_id": user_id,
+                "parent_id": parent,
+                "depth": depth,
+                "segment_id": segment or message_id,
+                "role": "user" if depth % 2 == 0 else "assistant",
+                "parts": [{"type": "text", "text": content}],
+                "content": content,
+                "meta": {},
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        return message_id
+
+    parent, segment = None, None
+    for depth in range(length):
+        if depth in forks:  # the first answer and what followed it, then the branch's fork
+            below = parent
+            for extra in range(BRANCH_ABANDONED):
+                below = message(below, depth + extra, segment)
+            parent = message(parent, depth, None)
+            segment = parent
+        else:
+            parent = message(parent, depth, segment)
+            segment = segment or parent
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(Conversation),
+                [
+                    {
+                        "id": conversation_id,
+                        "user_id": user_id,
+                        "settings": {},
+                        "tags": [],
+                        "message_count": len(rows),
+                        "last_message_at": now,
+                        "last_activity_at": now,
+                        "current_leaf_id": parent,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                ],
+            )
+            for start in range(0, len(rows), 2_000):
+                await conn.execute(insert(Message), rows[start : start + 2_000])
+    finally:
+        await engine.dispose()
+    return conversation_id
+
+
+def _branch_cursor(
+    client: httpx.Client, headers: dict[str, str], cid: str, skip: int, order: str
+) -> str:
+    """The cursor after the first ``skip`` messages of the current branch in ``order``."""
+    cursor = None
+    while skip > 0:
+        params: dict[str, Any] = {"leaf_id": "current", "order": order, "limit": min(500, skip)}
+        if cursor:
+            params["cursor"] = cursor
+        page = client.get(f"/api/v1/conversations/{cid}/messages", params=params, headers=headers)
+        cursor = page.json()["next_cursor"]
+        skip -= params["limit"]
+    assert cursor is not None
+    return cursor
+
+
+def _measure_branch_pages(
+    client: httpx.Client, headers: dict[str, str], conversations: dict[int, str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """p50/p95 of four branch pages of 50 on each conversation, interleaved: the first and
+    the last, and a next page each way that crosses a fork."""
+    kinds: dict[str, dict[int, dict[str, Any]]] = {
+        "first 50": {},
+        "last 50 (desc)": {},
+        "next 50 across a fork": {},
+        "next 50 across a fork (desc)": {},
+    }
+    for length, cid in conversations.items():
+        quarter = length // (BRANCH_FORKS + 1)
+        kinds["first 50"][length] = {}
+        kinds["last 50 (desc)"][length] = {"order": "desc"}
+        kinds["next 50 across a fork"][length] = {
+            "cursor": _branch_cursor(client, headers, cid, quarter - 25, "asc")
+        }
+        kinds["next 50 across a fork (desc)"][length] = {
+            "order": "desc",
+            "cursor": _branch_cursor(client, headers, cid, quarter - 25, "desc"),
+        }
+    times: dict[tuple[str, int], list[float]] = {(k, n): [] for k in kinds for n in conversations}
+    for _ in range(BRANCH_SAMPLES):
+        for kind, by_length in kinds.items():
+            for length, cid in conversations.items():
+                params = {"leaf_id": "current", "limit": 50, **by_length[length]}
+                times[kind, length].append(
+                    timed(
+                        lambda c=cid, q=params: client.get(
+                            f"/api/v1/conversations/{c}/messages", params=q, headers=headers
+                        )
+                    )
+                )
+    short, long = BRANCH_LENGTHS
+    rows, checks = [], []
+    for kind in kinds:
+        for length in conversations:
+            values = times[kind, length]
+            rows.append(
+                {
+                    "metric": f"branch page: {kind}, {length:,} messages",
+                    "p50_ms": statistics.median(values),
+                    "p95_ms": p(values, 95),
+                    "rps": float("nan"),
+                }
+            )
+        ratio = statistics.median(times[kind, long]) / statistics.median(times[kind, short])
+        checks.append(
+            {
+                "check": f"branch page {kind}: p50 at {long:,} / {short:,} messages",
+                "value": round(ratio, 3),
+                "target": "<= 1.2",
+                "ok": ratio <= 1.2,
+            }
+        )
+    return rows, checks
+
+
+def run_branch_pages(*, engine: str) -> dict[str, Any]:
+    """The branch-page measure on its own: a fresh database, one user, one conversation of
+    each length in BRANCH_LENGTHS, over HTTP against `convobase serve`."""
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        with database(engine, tmp) as url:
+            env = servers.convobase_env(tmp / "data", url)
+            subprocess.run(
+                [str(servers.BIN / "convobase"), "db", "upgrade"],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+            password_hash = asyncio.run(
+                PasswordHasher(time_cost=3, memory_kib=65536, parallelism=4).hash(PASSWORD)
+            )
+            loaded = asyncio.run(
+                dataset.load(
+                    url,
+                    users=20,
+                    conversations_per_user=10,
+                    messages_per_conversation=10,
+                    password_hash=password_hash,
+                )
+            )
+            user_id, email = loaded.users[0]
+            conversations = {
+                n: str(asyncio.run(load_branched(url, user_id, n))) for n in BRANCH_LENGTHS
+            }
+            asyncio.run(analyze(url))
+            with (
+                servers.convobase(env, migrate=False) as base,
+                httpx.Client(base_url=base, timeout=30) as client,
+            ):
+                rows, checks = _measure_branch_pages(client, _login(client, email), conversations)
+    return {"name": f"branch_pages_{engine}", "rows": rows, "checks": checks}

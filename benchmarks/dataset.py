@@ -111,9 +111,11 @@ async def load(
             conversation_id = new_id()
             title = sentence(rng, 2, 6)
             parent = None
+            segment = None  # one linear run: every message in its first one's segment
             for position in range(messages_per_conversation):
                 moment += timedelta(milliseconds=rng.randint(1, 900))
                 message_id = new_id()
+                segment = segment or message_id
                 content = sentence(rng)
                 role = "user" if position % 2 == 0 else "assistant"
                 messages.append(
@@ -122,6 +124,8 @@ async def load(
                         "conversation_id": conversation_id,
                         "user_id": user["id"],
                         "parent_id": parent,
+                        "depth": position,
+                        "segment_id": segment,
                         "role": role,
                         "parts": [{"type": "text", "text": content}],
                         "content": content,

@@ -42,7 +42,7 @@ from benchmarks import (
 )
 from benchmarks.loadgen import require_wrk
 
-SUITES = ["auth", "conversations", "files", "usage", "gateway", "transfer", "hotpaths"]
+SUITES = ["auth", "conversations", "branches", "files", "usage", "gateway", "transfer", "hotpaths"]
 RESULTS = Path(__file__).resolve().parent / "results"
 console = Console(width=None if sys.stdout.isatty() else 150)  # wide tables when piped
 
@@ -146,6 +146,9 @@ def main() -> None:
                     engine=engine, scale=args.scale, seconds=args.seconds, rounds=args.rounds
                 )
             )
+    if "branches" in suites:
+        for engine in args.engine or ["sqlite", "postgres"]:
+            results.append(bench_conversations.run_branch_pages(engine=engine))
     if "files" in suites:
         results.append(bench_files.run(rounds=args.file_rounds))
     if "usage" in suites:

@@ -187,3 +187,132 @@ def test_sqlite_search_terms_hold_existing_words(tmp_path: Path) -> None:
 def test_postgres_search_terms_hold_existing_words() -> None:
     with servers.pg_database() as url:
         _check_search_terms_filled(url)
+
+
+# Messages created in this order; a reply after the first to the same parent is a fork.
+TREE = {"r1": None, "a": "r1", "b": "a", "c": "b", "b2": "a", "c2": "b2", "a2": "r1", "r2": None}
+# Where the app would have put each (segment named by its first message, depth).
+PLACED = {"r1": ("r1", 0), "a": ("r1", 1), "b": ("r1", 2), "c": ("r1", 3)}
+PLACED |= {"b2": ("b2", 2), "c2": ("b2", 3), "a2": ("a2", 1), "r2": ("r2", 0)}
+PLACED |= {"x": ("x", 0), "y": ("x", 1)}  # a second, linear conversation
+
+
+async def _messages_before_0012(url: str) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
+    """A user, a branched conversation (forks, a second root) and a linear one, as 0011 did."""
+    from convobase.db.base import new_id
+
+    user_id, now = uuid.uuid4(), datetime.now(UTC)
+    branched, linear = uuid.uuid4(), uuid.uuid4()
+    ids = {name: new_id() for name in PLACED}  # time-ordered, as the app's ids
+
+    def stamp() -> tuple[sa.ColumnClause[Any], ...]:
+        return (
+            sa.column("created_at", sa.DateTime(timezone=True)),
+            sa.column("updated_at", sa.DateTime(timezone=True)),
+        )
+
+    users = sa.table("users", sa.column("id", sa.Uuid), sa.column("email"), *stamp())
+    conversations = sa.table(
+        "conversations",
+        sa.column("id", sa.Uuid),
+        sa.column("user_id", sa.Uuid),
+        sa.column("settings", sa.JSON),
+        sa.column("tags", sa.JSON),
+        sa.column("last_activity_at", sa.DateTime(timezone=True)),
+        *stamp(),
+    )
+    messages = sa.table(
+        "messages",
+        sa.column("id", sa.Uuid),
+        sa.column("conversation_id", sa.Uuid),
+        sa.column("user_id", sa.Uuid),
+        sa.column("parent_id", sa.Uuid),
+        sa.column("role"),
+        sa.column("parts", sa.JSON),
+        sa.column("content"),
+        sa.column("metadata", sa.JSON),
+        sa.column("status"),
+        sa.column("edit_count", sa.Integer),
+        *stamp(),
+    )
+    parents = TREE | {"x": None, "y": "x"}
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                users.insert().values(
+                    id=user_id, email="b@example.com", created_at=now, updated_at=now
+                )
+            )
+            for conversation_id in (branched, linear):
+                await conn.execute(
+                    conversations.insert().values(
+                        id=conversation_id,
+                        user_id=user_id,
+                        settings={},
+                        tags=[],
+                        last_activity_at=now,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            await conn.execute(
+                messages.insert(),
+                [
+                    {
+                        "id": ids[name],
+                        "conversation_id": linear if name in ("x", "y") else branched,
+                        "user_id": user_id,
+                        "parent_id": ids[parent] if parent else None,
+                        "role": "user",
+                        "parts": [{"type": "text", "text": name}],
+                        "content": name,
+                        "metadata": {},
+                        "status": "complete",
+                        "edit_count": 0,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for name, parent in parents.items()
+                ],
+            )
+    finally:
+        await engine.dispose()
+    return branched, ids
+
+
+async def _placed_and_path(
+    url: str, conversation_id: uuid.UUID, leaf: uuid.UUID
+) -> tuple[dict[uuid.UUID, tuple[uuid.UUID, int]], list[uuid.UUID]]:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from convobase.messages import repository
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(sa.text("SELECT id, segment_id, depth FROM messages"))
+            placed = {uuid.UUID(str(i)): (uuid.UUID(str(s)), d) for i, s, d in rows}
+        async with AsyncSession(engine) as db:
+            path = [m.id for m in await repository.path(db, conversation_id, leaf)]
+        return placed, path
+    finally:
+        await engine.dispose()
+
+
+def _check_segment_backfill(url: str) -> None:
+    upgrade(url, "0011")
+    branched, ids = asyncio.run(_messages_before_0012(url))
+    upgrade(url)
+    placed, path = asyncio.run(_placed_and_path(url, branched, ids["c2"]))
+    assert placed == {ids[name]: (ids[segment], depth) for name, (segment, depth) in PLACED.items()}
+    assert path == [ids["r1"], ids["a"], ids["b2"], ids["c2"]]
+
+
+def test_sqlite_message_segments_are_backfilled(tmp_path: Path) -> None:
+    _check_segment_backfill(f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+
+
+def test_postgres_message_segments_are_backfilled() -> None:
+    with servers.pg_database() as url:
+        _check_segment_backfill(url)

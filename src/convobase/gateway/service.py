@@ -99,9 +99,7 @@ async def plan(
         )
         stored: list[Message] = []
         if conversation is not None and conversation.current_leaf_id is not None:
-            ids = await messages.ancestors(db, conversation.id, conversation.current_leaf_id)
-            by_id = await messages.by_ids(db, ids)
-            stored = [by_id[i] for i in reversed(ids) if i in by_id]
+            stored = await messages.path(db, conversation.id, conversation.current_leaf_id)
         matched, parent = transcript.new_messages(requested, stored)
         api_key = await _api_key(runtime, db, user.id, provider)
         body = request.upstream_fields()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 
-from sqlalchemy import func, literal, or_, select
+from sqlalchemy import Select, and_, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -49,23 +50,153 @@ async def chronological(
     return list((await db.execute(stmt.order_by(order).limit(limit))).scalars())
 
 
-async def ancestors(
-    db: AsyncSession, conversation_id: uuid.UUID, start: uuid.UUID, *, max_steps: int | None = None
-) -> list[uuid.UUID]:
-    """Ids from ``start`` up towards the root (start first), at most ``max_steps`` of them."""
-    anchor = select(Message.id, Message.parent_id, literal(1).label("depth")).where(
-        Message.id == start, Message.conversation_id == conversation_id
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a new reply to a message goes: the message's segment and depth, and whether the
+    segment already continues below it (then the reply is a fork and starts a segment)."""
+
+    segment_id: uuid.UUID
+    depth: int
+    continued: bool
+
+
+async def placement(
+    db: AsyncSession, conversation_id: uuid.UUID, message_id: uuid.UUID
+) -> Placement | None:
+    """None when the message is not in the conversation. Two index lookups, whatever the
+    conversation's length."""
+    below = aliased(Message)
+    continued = (
+        select(below.id)
+        .where(
+            below.conversation_id == Message.conversation_id,
+            below.segment_id == Message.segment_id,
+            below.depth == Message.depth + 1,
+        )
+        .exists()
     )
-    path = anchor.cte("path", recursive=True)
-    parent = aliased(Message)
-    step = select(parent.id, parent.parent_id, (path.c.depth + 1).label("depth")).where(
-        parent.id == path.c.parent_id, parent.conversation_id == conversation_id
+    stmt = select(Message.segment_id, Message.depth, continued).where(
+        Message.id == message_id, Message.conversation_id == conversation_id
     )
-    if max_steps is not None:
-        step = step.where(path.c.depth < max_steps)
-    path = path.union_all(step)
-    rows = await db.execute(select(path.c.id).order_by(path.c.depth))
-    return [row[0] for row in rows]
+    row = (await db.execute(stmt)).first()
+    return None if row is None else Placement(row[0], row[1], bool(row[2]))
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """The part of one segment on a path: its messages at depths ``start`` to ``end``."""
+
+    id: uuid.UUID
+    start: int
+    end: int
+
+
+async def path_segments(
+    db: AsyncSession, conversation_id: uuid.UUID, leaf_id: uuid.UUID, *, span: int | None = None
+) -> list[Segment]:
+    """The segments of the path from the root to ``leaf_id``, the leaf's first; with ``span``,
+    only those holding one of the ``span + 1`` messages nearest the leaf. One step per fork on
+    the path (a segment's first message, then its parent), never one per message. Empty when
+    the leaf is not a message of the conversation."""
+    leaf, first = aliased(Message), aliased(Message)
+    anchor = (
+        select(
+            first.id.label("segment_id"),
+            first.depth.label("start"),
+            first.parent_id.label("parent_id"),
+            leaf.depth.label("end"),
+            leaf.depth.label("leaf_depth"),
+        )
+        .select_from(leaf)
+        .join(first, first.id == leaf.segment_id)
+        .where(leaf.id == leaf_id, leaf.conversation_id == conversation_id)
+    )
+    chain = anchor.cte("chain", recursive=True)
+    parent, parent_first = aliased(Message), aliased(Message)
+    step = (
+        select(
+            parent_first.id,
+            parent_first.depth,
+            parent_first.parent_id,
+            parent.depth,
+            chain.c.leaf_depth,
+        )
+        .select_from(chain)
+        .join(parent, parent.id == chain.c.parent_id)
+        # By primary key only (a parent is always in its reply's conversation): with a
+        # conversation filter here SQLite's planner scans the conversation on the segment index.
+        .join(parent_first, parent_first.id == parent.segment_id)
+    )
+    if span is not None:
+        step = step.where(chain.c.start > chain.c.leaf_depth - span)
+    chain = chain.union_all(step)
+    rows = await db.execute(select(chain.c.segment_id, chain.c.start, chain.c.end))
+    return sorted((Segment(*row) for row in rows), key=lambda s: -s.start)
+
+
+async def path_page(
+    db: AsyncSession,
+    conversation_id: uuid.UUID,
+    segments: list[Segment],
+    *,
+    low: int,
+    high: int,
+    descending: bool,
+) -> list[Message]:
+    """The messages of a path (``segments``) at depths ``low`` to ``high``, in depth order: one
+    index range (conversation, segment, depth) per segment the window crosses."""
+    ranges = [
+        and_(
+            Message.conversation_id == conversation_id,
+            Message.segment_id == segment.id,
+            Message.depth.between(max(segment.start, low), min(segment.end, high)),
+        )
+        for segment in segments
+        if max(segment.start, low) <= min(segment.end, high)
+    ]
+    if not ranges:
+        return []
+    order = Message.depth.desc() if descending else Message.depth.asc()
+    stmt = select(Message).where(or_(*ranges)).order_by(order).limit(high - low + 1)
+    return list((await db.execute(stmt)).scalars())
+
+
+async def path(db: AsyncSession, conversation_id: uuid.UUID, leaf_id: uuid.UUID) -> list[Message]:
+    """The whole path from the root to ``leaf_id``, root first."""
+    segments = await path_segments(db, conversation_id, leaf_id)
+    if not segments:
+        return []
+    return await path_page(
+        db, conversation_id, segments, low=0, high=segments[0].end, descending=False
+    )
+
+
+def descendants(conversation_id: uuid.UUID, message_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
+    """A subquery of the ids below ``message_id`` (not itself), over the whole subtree."""
+    below = (
+        select(Message.id)
+        .where(Message.conversation_id == conversation_id, Message.parent_id == message_id)
+        .cte("below", recursive=True)
+    )
+    child = aliased(Message)
+    below = below.union_all(
+        select(child.id).where(
+            child.conversation_id == conversation_id, child.parent_id == below.c.id
+        )
+    )
+    return select(below.c.id)
+
+
+async def continuation(
+    db: AsyncSession, conversation_id: uuid.UUID, message: Message
+) -> uuid.UUID | None:
+    """The reply that continues ``message``'s segment, if any."""
+    stmt = select(Message.id).where(
+        Message.conversation_id == conversation_id,
+        Message.segment_id == message.segment_id,
+        Message.depth == message.depth + 1,
+    )
+    return (await db.execute(stmt)).scalar_one_or_none()
 
 
 async def newest_descendant(
@@ -104,16 +235,16 @@ async def siblings(
     if not parents:
         return {}
     named = [p for p in parents if p is not None]
-    conditions = [Message.parent_id.in_(named)] if named else []
+    # The conversation in every arm and no ORDER BY: each arm is then one lookup on
+    # (conversation_id, parent_id). Sorting in SQL made SQLite walk the conversation's
+    # (conversation_id, id) index instead, O(conversation) for a page of 50.
+    in_conversation = Message.conversation_id == conversation_id
+    conditions = [and_(in_conversation, Message.parent_id.in_(named))] if named else []
     if None in parents:
-        conditions.append(Message.parent_id.is_(None))
-    stmt = (
-        select(Message.id, Message.parent_id)
-        .where(Message.conversation_id == conversation_id, or_(*conditions))
-        .order_by(Message.id)
-    )
+        conditions.append(and_(in_conversation, Message.parent_id.is_(None)))
+    stmt = select(Message.id, Message.parent_id).where(or_(*conditions))
     children: dict[uuid.UUID | None, list[uuid.UUID]] = defaultdict(list)
-    for child_id, parent_id in await db.execute(stmt):
+    for child_id, parent_id in sorted(await db.execute(stmt), key=lambda row: row[0]):
         children[parent_id].append(child_id)
     return children
 

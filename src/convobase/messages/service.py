@@ -86,15 +86,20 @@ async def append_chain(
     first = items[0][0]
     if "parent_id" in first.model_fields_set:
         parent_id = first.parent_id
-        if parent_id is not None and not await repository.exists_in(db, conversation.id, parent_id):
-            raise _invalid_parent()
     else:  # continue the current branch (kept valid by append and delete)
         parent_id = conversation.current_leaf_id
+    parent = None
+    if parent_id is not None:
+        parent = await repository.placement(db, conversation.id, parent_id)
+        if parent is None:
+            raise _invalid_parent()
     written: list[Message] = []
     for data, message_id in items:
-        message = await _insert(db, user, access, data, parent_id, message_id)
+        message = await _insert(db, user, access, data, parent_id, parent, message_id)
         written.append(message)
+        # The next one replies to this one, a message without replies: it continues the segment.
         parent_id = message.id
+        parent = repository.Placement(message.segment_id, message.depth, continued=False)
     await db.flush()  # one flush: the chain's rows and search documents together
     now = written[-1].created_at
     await db.execute(
@@ -117,14 +122,21 @@ async def _insert(
     access: Access,
     data: MessageCreate,
     parent_id: uuid.UUID | None,
+    parent: repository.Placement | None,
     message_id: uuid.UUID | None,
 ) -> Message:
     conversation = access.conversation
     parts = data.resolved_parts() or []
     await files.check_references(db, user, file_ids(parts))
     now = utcnow()
+    message_id = message_id or new_id()
+    # A root or a fork starts a segment named after itself; a first reply continues its
+    # parent's (a new reply never has replies, so nothing below it moves).
+    starts_segment = parent is None or parent.continued
     message = Message(
-        id=message_id or new_id(),
+        id=message_id,
+        depth=0 if parent is None else parent.depth + 1,
+        segment_id=message_id if starts_segment or parent is None else parent.segment_id,
         conversation_id=conversation.id,
         # The owner's id is the tenancy (shard) key of every message; a share's recipient is
         # recorded as the author.
@@ -200,7 +212,28 @@ async def delete(
 ) -> None:
     conversation = await conversations.get(db, user.id, conversation_id, for_update=True)
     message = await repository.get(db, user.id, conversation_id, message_id)
-    # Its replies move up to its parent, so the rest of the tree stays connected.
+    # Its replies move up to its parent, so the rest of the tree stays connected. Everything
+    # below it comes one step closer to the root (O(subtree), the one write that costs more
+    # than O(1)); the segment it was in keeps going through the reply that continued it, which
+    # starts the segment (and names it) when the deleted message did.
+    following = await repository.continuation(db, conversation.id, message)
+    await db.execute(
+        update(Message)
+        .where(Message.id.in_(repository.descendants(conversation.id, message.id)))
+        .values(depth=Message.depth - 1)
+        .execution_options(synchronize_session=False)
+    )
+    if following is not None and message.segment_id == message.id:
+        await db.execute(
+            update(Message)
+            .where(
+                Message.conversation_id == conversation.id,
+                Message.segment_id == message.id,
+                Message.id != message.id,
+            )
+            .values(segment_id=following)
+            .execution_options(synchronize_session=False)
+        )
     await db.execute(
         update(Message)
         .where(
@@ -248,29 +281,67 @@ async def list_messages(
     leaf_id = conversation.current_leaf_id if leaf == "current" else leaf
     if leaf_id is None:
         return Listing([], False)
-    if not isinstance(leaf_id, uuid.UUID) or not await repository.exists_in(
-        db, conversation.id, leaf_id
-    ):
-        raise ValidationFailed("leaf_id is not a message of this conversation", code="invalid_leaf")
-    if descending:
-        # Walk up from the leaf (or from the parent of the last message served): only as far
-        # as one page, however long the conversation is.
+    if not isinstance(leaf_id, uuid.UUID):
+        raise _invalid_leaf()
+    rows = await _branch_page(
+        db, conversation.id, leaf_id, limit=limit, after=after, desc=descending
+    )
+    return Listing(rows[:limit], len(rows) > limit)
+
+
+def _invalid_leaf() -> ValidationFailed:
+    return ValidationFailed("leaf_id is not a message of this conversation", code="invalid_leaf")
+
+
+async def _branch_page(
+    db: AsyncSession,
+    conversation_id: uuid.UUID,
+    leaf_id: uuid.UUID,
+    *,
+    limit: int,
+    after: uuid.UUID | None,
+    desc: bool,
+) -> list[Message]:
+    """Up to ``limit + 1`` messages of the path from the root to ``leaf_id`` (after the
+    cursor's message): a few index lookups per fork on the path, then one index range per
+    segment the page crosses, whatever the conversation's length."""
+    if desc:
+        # From the leaf (or the parent of the last message served) upwards.
         start = leaf_id
         if after is not None:
+            if not await repository.exists_in(db, conversation_id, leaf_id):
+                raise _invalid_leaf()
             last = await repository.by_ids(db, [after])
-            if after not in last or last[after].conversation_id != conversation.id:
-                return Listing([], False)
-            start = last[after].parent_id  # type: ignore[assignment]
-            if start is None:
-                return Listing([], False)
-        ids = await repository.ancestors(db, conversation.id, start, max_steps=limit + 1)
-    else:
-        ids = list(reversed(await repository.ancestors(db, conversation.id, leaf_id)))
-        if after is not None:
-            ids = ids[ids.index(after) + 1 :] if after in ids else []
-    page = ids[:limit]
-    found = await repository.by_ids(db, page)
-    return Listing([found[i] for i in page if i in found], len(ids) > limit)
+            if after not in last or last[after].conversation_id != conversation_id:
+                return []
+            parent_id = last[after].parent_id
+            if parent_id is None:
+                return []
+            start = parent_id
+        segments = await repository.path_segments(db, conversation_id, start, span=limit)
+        if not segments:
+            raise _invalid_leaf()
+        high = segments[0].end
+        low = max(0, high - limit)
+        return await repository.path_page(
+            db, conversation_id, segments, low=low, high=high, descending=True
+        )
+    segments = await repository.path_segments(db, conversation_id, leaf_id)
+    if not segments:
+        raise _invalid_leaf()
+    low = 0
+    if after is not None:
+        # The cursor's message must be on this path: the message at its depth.
+        served = (await repository.by_ids(db, [after])).get(after)
+        if served is None or not any(
+            s.id == served.segment_id and s.start <= served.depth <= s.end for s in segments
+        ):
+            return []
+        low = served.depth + 1
+    high = min(segments[0].end, low + limit)
+    return await repository.path_page(
+        db, conversation_id, segments, low=low, high=high, descending=False
+    )
 
 
 async def get_message(

@@ -19,6 +19,8 @@ class Message(IdMixin, Base):
         # Counting a user's messages over a time range (UUIDv7 ids are time-ordered).
         Index("ix_messages_user_id_id", "user_id", "id"),
         Index("ix_messages_conversation_parent", "conversation_id", "parent_id"),
+        # A page of a branch: one range of depths per segment of the path.
+        Index("ix_messages_conversation_segment_depth", "conversation_id", "segment_id", "depth"),
     )
 
     conversation_id: Mapped[uuid.UUID] = mapped_column(
@@ -30,6 +32,12 @@ class Message(IdMixin, Base):
     parent_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("messages.id", ondelete="SET NULL")
     )
+    # Where it sits in the tree, so a branch is read a page at a time (messages/repository.py):
+    # its distance from the root, and the segment (the linear run of first replies) it belongs
+    # to, named by the segment's first message. A message continues its parent's segment unless
+    # that segment already continues below the parent (then it is a fork and starts its own).
+    depth: Mapped[int]
+    segment_id: Mapped[uuid.UUID]
     # Who wrote it when not the owner (a user the conversation is shared with for writing).
     author_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     role: Mapped[str] = mapped_column(String(16))

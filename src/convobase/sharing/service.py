@@ -36,7 +36,7 @@ from convobase.db.tenancy import get_owned
 from convobase.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from convobase.files import repository as files
 from convobase.messages import repository as messages
-from convobase.models import Conversation, File, Share, User
+from convobase.models import Conversation, File, Message, Share, User
 from convobase.runtime import Runtime
 from convobase.sharing import repository
 from convobase.sharing.schemas import PublicConversation, PublicMessage, ShareCreate, ShareOut
@@ -161,15 +161,19 @@ async def _live_view(
     db: AsyncSession, conversation: Conversation, max_messages: int, now: datetime
 ) -> PublicConversation:
     """The newest ``max_messages`` messages of the conversation's current path, oldest first."""
-    ids: list[uuid.UUID] = []
+    shown: list[Message] = []
+    truncated = False
     if conversation.current_leaf_id is not None:
-        ids = await messages.ancestors(
-            db, conversation.id, conversation.current_leaf_id, max_steps=max_messages + 1
+        segments = await messages.path_segments(
+            db, conversation.id, conversation.current_leaf_id, span=max_messages
         )
-    truncated = len(ids) > max_messages
-    ids = list(reversed(ids[:max_messages]))
-    found = await messages.by_ids(db, ids)
-    shown = [found[i] for i in ids if i in found]
+        if segments:
+            high = segments[0].end
+            low = max(0, high - max_messages + 1)
+            truncated = low > 0
+            shown = await messages.path_page(
+                db, conversation.id, segments, low=low, high=high, descending=False
+            )
     return PublicConversation(
         title=conversation.title,
         mode="live",

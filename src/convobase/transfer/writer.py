@@ -148,6 +148,10 @@ def prepare(
         ids[node.key] = sequence.next(node.created_at or created)
     rows = Rows(item.source, item.source_id, conversation={})
     last = None
+    # Each message's place in the tree as `messages.service` gives it: a first reply continues
+    # its parent's segment, a later one (a fork) and a root start their own.
+    placed: dict[str, tuple[uuid.UUID, int]] = {}
+    continued: set[str] = set()
     for node in item.kept:  # parents first
         parts = _parts(node.parts, files, node.key)
         content = flatten(parts)
@@ -157,12 +161,22 @@ def prepare(
         when = node.created_at or created
         last = when if last is None or when > last else last
         status = node.status if node.status in _STATUS_VALUES else "complete"
+        if node.parent is None:
+            placed[node.key] = (message_id, 0)
+        else:
+            segment, depth = placed[node.parent]
+            if node.parent in continued:
+                segment = message_id
+            continued.add(node.parent)
+            placed[node.key] = (segment, depth + 1)
         rows.messages.append(
             {
                 "id": message_id,
                 "conversation_id": conversation_id,
                 "user_id": user_id,
                 "parent_id": ids[node.parent] if node.parent else None,
+                "segment_id": placed[node.key][0],
+                "depth": placed[node.key][1],
                 "role": node.role,
                 "parts": [p.model_dump(mode="json", exclude_none=True) for p in parts],
                 "content": content,
