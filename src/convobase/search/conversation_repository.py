@@ -31,6 +31,7 @@ from convobase.search.query import (
     tsquery_of,
 )
 from convobase.search.repository import (
+    PG_HEADLINE,
     START,
     STOP,
     Row,
@@ -219,10 +220,7 @@ async def snippets(
     else:
         params["any"] = tsquery_any(terms)
         params["page"] = list(conversation_ids)
-        params["headline"] = (
-            f"StartSel={START}, StopSel={STOP}, MaxWords=24, MinWords=8, "
-            "MaxFragments=2, FragmentDelimiter=…"
-        )
+        params["headline"] = PG_HEADLINE
         owned = scope.sql(params, same)
         rank = pg_rank(params, "exact", terms, "q.query")
         sql = f"""

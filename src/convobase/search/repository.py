@@ -29,6 +29,11 @@ from convobase.search.query import (
 )
 
 START, STOP = "\x02", "\x03"
+# ts_headline's options for every PostgreSQL snippet (message and conversation search alike).
+PG_HEADLINE = (
+    f"StartSel={START}, StopSel={STOP}, MaxWords=24, MinWords=8, "
+    "MaxFragments=2, FragmentDelimiter=…"
+)
 
 
 async def shared_conversations(
@@ -239,8 +244,7 @@ async def _postgres(
     params: dict[str, Any] = {
         "tsq": to_tsquery(query),
         "limit": limit,
-        "headline": f"StartSel={START}, StopSel={STOP}, MaxWords=24, "
-        "MinWords=8, MaxFragments=2, FragmentDelimiter=…",
+        "headline": PG_HEADLINE,
     }
     extra = _filters(where, params, same, same)
     owned = scope.sql(params, same)
